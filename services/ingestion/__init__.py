@@ -1,0 +1,1 @@
+"""Ingestion: raw turns in, validated, normalized, deduplicated turns out (plus an HTTP front door)."""

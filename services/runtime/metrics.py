@@ -1,0 +1,47 @@
+"""Prometheus metrics every service exposes on /metrics, recorded once by the runtime."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+__all__ = ["CONTENT_TYPE_LATEST", "ServiceMetrics"]
+
+
+class ServiceMetrics:
+    """Metrics of one service; a registry of its own so tests and several services in a process don't collide."""
+
+    def __init__(self, service: str, registry: CollectorRegistry | None = None):
+        self.service = service
+        self.registry = registry or CollectorRegistry()
+        labels = ["service", "topic"]
+        self.consumed = Counter(
+            "sluice_messages_consumed_total", "Messages consumed.", labels, registry=self.registry
+        )
+        self.produced = Counter(
+            "sluice_messages_produced_total", "Messages published (delivery confirmed).", labels, registry=self.registry
+        )
+        self.dead_lettered = Counter(
+            "sluice_messages_dead_lettered_total", "Messages dead-lettered, by reason code.",
+            [*labels, "reason"], registry=self.registry,
+        )
+        self.skipped = Counter(
+            "sluice_messages_skipped_total", "Valid messages a handler deliberately did not forward, by reason.",
+            [*labels, "reason"], registry=self.registry,
+        )
+        self.retries = Counter("sluice_handler_retries_total", "Handler retries after a transient fault.",
+                               labels, registry=self.registry)
+        self.handler_seconds = Histogram(
+            "sluice_handler_seconds", "Decode + handle + encode time per message.", labels,
+            buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0),
+            registry=self.registry,
+        )
+        self.consumer_lag = Gauge(
+            "sluice_consumer_lag_messages", "High watermark minus next offset, per partition, at last message.",
+            [*labels, "partition"], registry=self.registry,
+        )
+        self.in_flight = Gauge("sluice_in_flight_messages", "Messages handled but not yet acknowledged.",
+                               ["service"], registry=self.registry)
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)

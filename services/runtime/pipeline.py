@@ -1,0 +1,196 @@
+"""The middleware chain every consumed message goes through, independent of the Kafka client.
+
+    trace span -> decode (edge) -> handler with bounded retry -> encode outputs
+                        \\-> any failure: a dead-letter record instead of a crash
+
+`process` returns what to publish and which state to write; the transport publishes it and
+acknowledges the source offset only once every publication is confirmed (at-least-once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
+from schemas import EventModel
+from schemas.dead_letter.v1 import DeadLetterReason
+from services.runtime.codec import DecodeError, decode, encode
+from services.runtime.deadletter import InboundMessage, dead_letter_for
+from services.runtime.handler import Handler, HandlerContext, HandlerResult, Rejected, TransientError
+from services.runtime.metrics import ServiceMetrics
+from services.runtime.topics import TopicContract
+from services.runtime.tracing import extract_context, trace_headers
+
+log = logging.getLogger("sluice.runtime")
+
+DEAD_LETTER_TOPIC = "deadletter"
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 3
+    backoff_s: float = 0.05
+    backoff_max_s: float = 2.0
+
+    def delay(self, attempt: int) -> float:
+        return min(self.backoff_max_s, self.backoff_s * (2 ** (attempt - 1)))
+
+
+@dataclass(frozen=True)
+class Publication:
+    """One record to publish: physical topic, key, value, headers."""
+
+    topic: str
+    logical_topic: str
+    key: bytes | None
+    value: bytes
+    headers: list[tuple[str, bytes]]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    publications: list[Publication] = field(default_factory=list)
+    state_updates: Mapping[str, Any] = field(default_factory=dict)
+    dead_letter_reason: DeadLetterReason | None = None
+    event: EventModel | None = None
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Pipeline:
+    """Runs one route (source topic + handler) of one service."""
+
+    def __init__(
+        self,
+        *,
+        service: str,
+        contract: TopicContract,
+        namespace: str,
+        source: str,
+        handler: Handler,
+        metrics: ServiceMetrics,
+        tracer: trace.Tracer,
+        max_message_bytes: int,
+        max_publish_bytes: int = 4 * 1024 * 1024,
+        retry: RetryPolicy = RetryPolicy(),
+        clock: Callable[[], datetime] = utc_now,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ):
+        self.service = service
+        self.contract = contract
+        self.namespace = namespace
+        self.source = source
+        self.source_spec = contract.get(source)
+        self.handler = handler
+        self.metrics = metrics
+        self.tracer = tracer
+        self.max_message_bytes = max_message_bytes
+        # base64 grows the original by 4/3; half the publish limit leaves room for the rest of the record.
+        self.max_dead_letter_original_bytes = max_publish_bytes // 2
+        self.retry = retry
+        self.clock = clock
+        self.sleep = sleep
+        self._dead_letter_spec = contract.get(DEAD_LETTER_TOPIC)
+
+    def physical(self, logical: str) -> str:
+        return self.contract.physical(logical, self.namespace)
+
+    async def process(self, message: InboundMessage, state: Mapping[str, Any]) -> Outcome:
+        started = time.perf_counter()
+        self.metrics.consumed.labels(self.service, self.source).inc()
+        with self.tracer.start_as_current_span(
+            f"{self.service} process {self.source}",
+            context=extract_context(message.headers),
+            kind=SpanKind.CONSUMER,
+            attributes={
+                "messaging.system": "kafka",
+                "messaging.destination.name": message.topic,
+                "messaging.kafka.destination.partition": message.partition,
+                "messaging.kafka.message.offset": message.offset,
+            },
+        ) as span:
+            outcome = await self._process(message, state, span)
+        self.metrics.handler_seconds.labels(self.service, self.source).observe(time.perf_counter() - started)
+        return outcome
+
+    async def _process(self, message: InboundMessage, state: Mapping[str, Any], span: trace.Span) -> Outcome:
+        try:
+            event = decode(message.value, message.headers, self.source_spec, self.max_message_bytes)
+        except DecodeError as exc:
+            return self._dead_letter(message, span, exc.code, exc.reason, field_errors=exc.field_errors)
+        span.set_attribute("sluice.event_id", event.event_id)
+        context = HandlerContext(
+            service=self.service, now=self.clock(), source_topic=self.source,
+            partition=message.partition, offset=message.offset,
+        )
+        attempt = 1
+        while True:
+            try:
+                result = self.handler(event, state, context)
+                if result.skipped:
+                    self.metrics.skipped.labels(self.service, self.source, result.skipped).inc()
+                    span.set_attribute("sluice.skipped", result.skipped)
+                return Outcome(self._encode(result, span), result.state_updates, None, event)
+            except Rejected as exc:
+                return self._dead_letter(message, span, exc.code, exc.reason, field_errors=exc.field_errors,
+                                         exception=exc, attempts=attempt)
+            except TransientError as exc:
+                if attempt >= self.retry.attempts:
+                    return self._dead_letter(
+                        message, span, DeadLetterReason.RETRIES_EXHAUSTED,
+                        f"gave up after {attempt} attempts: {exc}", exception=exc, attempts=attempt,
+                    )
+                self.metrics.retries.labels(self.service, self.source).inc()
+                span.add_event("retry", {"attempt": attempt, "error": str(exc)})
+                await self.sleep(self.retry.delay(attempt))
+                attempt += 1
+            except Exception as exc:  # a handler bug must not crash the service or block the partition
+                log.exception("handler of %s failed on %s[%d]@%d", self.service, message.topic,
+                              message.partition, message.offset)
+                return self._dead_letter(message, span, DeadLetterReason.HANDLER_ERROR,
+                                         f"{type(exc).__name__}: {exc}", exception=exc, attempts=attempt)
+
+    def _encode(self, result: HandlerResult, span: trace.Span) -> list[Publication]:
+        now = self.clock()
+        headers = trace_headers()
+        publications = []
+        for output in result.outputs:
+            spec = self.contract.get(output.topic)
+            encoded = encode(output.event, spec, self.service, now)
+            publications.append(
+                Publication(self.physical(output.topic), output.topic, encoded.key, encoded.value,
+                            encoded.headers + headers)
+            )
+        span.set_attribute("sluice.outputs", len(publications))
+        return publications
+
+    def publish_failed(self, message: InboundMessage, exception: BaseException) -> Outcome:
+        """The outputs of a message could not be published (e.g. too large): dead-letter the message instead."""
+        with self.tracer.start_as_current_span(f"{self.service} publish-failed {self.source}",
+                                               context=extract_context(message.headers)) as span:
+            return self._dead_letter(message, span, DeadLetterReason.PUBLISH_FAILED,
+                                     f"an output could not be published: {exception}", exception=exception)
+
+    def _dead_letter(self, message: InboundMessage, span: trace.Span, code: DeadLetterReason, reason: str,
+                     **details: Any) -> Outcome:
+        span.set_status(Status(StatusCode.ERROR, f"{code.value}: {reason}"[:256]))
+        span.set_attribute("sluice.dead_letter.reason", code.value)
+        log.warning("%s dead-letters %s[%d]@%d: %s: %s", self.service, message.topic, message.partition,
+                    message.offset, code.value, reason)
+        record = dead_letter_for(message, service=self.service, code=code, reason=reason, now=self.clock(),
+                                 max_original_bytes=self.max_dead_letter_original_bytes, **details)
+        encoded = encode(record, self._dead_letter_spec, self.service, self.clock())
+        publication = Publication(self.physical(DEAD_LETTER_TOPIC), DEAD_LETTER_TOPIC, encoded.key,
+                                  encoded.value, encoded.headers + trace_headers())
+        self.metrics.dead_lettered.labels(self.service, self.source, code.value).inc()
+        return Outcome([publication], {}, code, None)

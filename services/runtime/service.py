@@ -1,0 +1,274 @@
+"""Service lifecycle on faust-streaming: consumers, producers, tables, HTTP endpoints, graceful shutdown.
+
+Delivery: at-least-once. Agents run with concurrency 1 and manual acks: a source record is acked
+only after every record it produced (outputs or a dead letter) is confirmed by the broker, and
+faust commits only the contiguous prefix of acked offsets. faust's `exactly_once` mode is not used
+(faust issues #323, #440, #517); duplicates after a crash are absorbed by deterministic event ids
+and idempotent consumers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import faust
+from faust.web import Request, Response, View
+from opentelemetry.sdk.trace import TracerProvider
+
+from services.runtime.deadletter import InboundMessage
+from services.runtime.handler import Handler
+from services.runtime.metrics import CONTENT_TYPE_LATEST, ServiceMetrics
+from services.runtime.pipeline import Outcome, Pipeline, RetryPolicy, utc_now
+from services.runtime.settings import RuntimeSettings
+from services.runtime.state import StateSpec, TtlState
+from services.runtime.topics import TopicContract, load_contract
+from services.runtime.tracing import build_tracer_provider
+
+log = logging.getLogger("sluice.runtime")
+# aiohttp takes the charset separately and refuses it inside the content type.
+PROMETHEUS_CONTENT_TYPE = CONTENT_TYPE_LATEST.split(";")[0] + "; version=0.0.4"
+
+
+@dataclass(frozen=True)
+class Route:
+    """Consume `source` (a logical topic) with `handler`, optionally reading and writing `state`."""
+
+    source: str
+    handler: Handler
+    state: str | None = None
+
+
+PageInstaller = Callable[[faust.App, "StreamService"], None]
+
+
+@dataclass
+class StreamService:
+    name: str
+    settings: RuntimeSettings
+    routes: Sequence[Route]
+    states: Sequence[StateSpec] = ()
+    http_host: str = "127.0.0.1"
+    http_port: int = 8080
+    pages: Iterable[PageInstaller] = ()
+    tracer_provider: TracerProvider | None = None
+    contract: TopicContract = field(init=False)
+    metrics: ServiceMetrics = field(init=False)
+    app: faust.App = field(init=False)
+    state_views: dict[str, TtlState] = field(init=False, default_factory=dict)
+    _agents_started: int = field(init=False, default=0)
+
+    def __post_init__(self) -> None:
+        self.contract = load_contract(self.settings.contract_path)
+        self.namespace = self.settings.namespace or self.contract.namespace
+        self.metrics = ServiceMetrics(self.name)
+        if self.tracer_provider is None:
+            self.tracer_provider = build_tracer_provider(
+                self.name, self.settings.trace_exporter, self.settings.otlp_endpoint
+            )
+        self.tracer = self.tracer_provider.get_tracer(f"sluice.{self.name}")
+
+    def physical(self, logical: str) -> str:
+        return self.contract.physical(logical, self.namespace)
+
+    # --- composition --------------------------------------------------------------------------
+    def build(self) -> faust.App:
+        """Create the faust app with its agents, tables and pages; nothing connects until it starts."""
+        self.settings.state_dir.mkdir(parents=True, exist_ok=True)
+        app = faust.App(
+            f"{self.namespace}.{self.name}",
+            broker=[f"kafka://{server.strip()}" for server in self.settings.bootstrap_servers.split(",")],
+            store="memory://",
+            autodiscover=False,
+            # Topics are created only by `sluice topics bootstrap`, from the contract.
+            topic_allow_declare=False,
+            topic_replication_factor=1,
+            # The leader-election topic serves faust timers we do not use; not declaring it keeps the contract whole.
+            topic_disable_leader=True,
+            datadir=str(self.settings.state_dir / f"{self.namespace}.{self.name}"),
+            producer_acks=-1,
+            producer_max_request_size=self.settings.max_publish_bytes,
+            broker_commit_interval=self.settings.commit_interval_s,
+            broker_session_timeout=self.settings.session_timeout_s,
+            broker_heartbeat_interval=self.settings.session_timeout_s / 5,
+            consumer_auto_offset_reset="earliest",
+            web_enabled=True,
+            web_host=self.http_host,
+            web_port=self.http_port,
+            web_bind=self.http_host,
+        )
+        self.app = app
+        tables = {spec.name: self._table(app, spec) for spec in self.states}
+        for route in self.routes:
+            self._install_route(app, route, tables)
+        self._install_health_pages(app)
+        for install in self.pages:
+            install(app, self)
+        return app
+
+    def _table(self, app: faust.App, spec: StateSpec) -> Any:
+        changelog = self.contract.get(spec.changelog)
+        table = app.Table(
+            spec.name,
+            default=None,
+            partitions=changelog.partitions,
+            schema=faust.Schema(key_serializer="json", value_serializer="json"),
+            changelog_topic=app.topic(
+                self.physical(spec.changelog), partitions=changelog.partitions, compacting=True,
+                key_serializer="json", value_serializer="json",
+            ),
+        )
+        self.state_views[spec.name] = TtlState(table, spec.ttl_s)
+        return table
+
+    def _install_route(self, app: faust.App, route: Route, tables: dict[str, Any]) -> None:
+        spec = self.contract.get(route.source)
+        if self.name not in spec.consumers:
+            raise ValueError(f"contract: {self.name} is not a consumer of {route.source}")
+        pipeline = Pipeline(
+            service=self.name, contract=self.contract, namespace=self.namespace, source=route.source,
+            handler=route.handler, metrics=self.metrics, tracer=self.tracer,
+            max_message_bytes=self.settings.max_message_bytes,
+            max_publish_bytes=self.settings.max_publish_bytes,
+            retry=RetryPolicy(self.settings.retry_attempts, self.settings.retry_backoff_s,
+                              self.settings.retry_backoff_max_s),
+        )
+        state = self.state_views[route.state] if route.state else TtlState({}, ttl_s=0.0)
+        topic = app.topic(
+            self.physical(route.source), partitions=spec.partitions,
+            key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw",
+            # Null and empty values must reach the pipeline to be dead-lettered, not skipped.
+            allow_empty=True,
+        )
+
+        async def agent(stream: faust.StreamT) -> None:
+            self._agents_started += 1
+            async for event in stream.noack().events():
+                try:
+                    await self._handle(pipeline, state, event)
+                except Exception as exc:  # noqa: BLE001
+                    fail_stop(f"{self.name}: unexpected runtime failure on {pipeline_source(event)}", exc)
+
+        app.agent(topic, name=f"{self.name}.{route.source}", concurrency=1)(agent)
+
+    async def _handle(self, pipeline: Pipeline, state: TtlState, event: faust.EventT) -> None:
+        message = event.message
+        inbound = InboundMessage(
+            topic=message.topic, partition=message.partition, offset=message.offset,
+            timestamp=message.timestamp, key=message.key, value=message.value,
+            headers=tuple(_normalize_headers(message.headers)),
+        )
+        now = utc_now().timestamp()
+        outcome = await pipeline.process(inbound, state.at(now))
+        for key, value in outcome.state_updates.items():
+            state.write(key, value, message.partition, now)
+        self._record_lag(pipeline.source, message)
+        try:
+            futures = await self._send_all(outcome)
+        except Exception as exc:  # noqa: BLE001 - send() raises at once only for a record it can never send
+            log.error("%s: output of %s cannot be published: %r", self.name, pipeline_source(event), exc)
+            outcome = pipeline.publish_failed(inbound, exc)
+            futures = await self._send_all(outcome)
+        self._ack_when_confirmed(outcome, futures, event)
+
+    async def _send_all(self, outcome: Outcome) -> list[asyncio.Future]:
+        producer = self.app.producer
+        return [
+            await producer.send(publication.topic, publication.key, publication.value, None, None,
+                                publication.headers)
+            for publication in outcome.publications
+        ]
+
+    def _ack_when_confirmed(self, outcome: Outcome, futures: list[asyncio.Future], event: faust.EventT) -> None:
+        in_flight = self.metrics.in_flight.labels(self.name)
+        in_flight.inc()
+        source = pipeline_source(event)
+
+        def confirmed(_: Any) -> None:
+            in_flight.dec()
+            failures = [f.exception() for f in futures if f.cancelled() or f.exception() is not None]
+            if failures:
+                fail_stop(f"{self.name}: publish failed for {source} after the producer's retries", failures[0])
+                return
+            for publication in outcome.publications:
+                self.metrics.produced.labels(self.name, publication.logical_topic).inc()
+            event.ack()
+
+        if futures:
+            asyncio.gather(*futures, return_exceptions=True).add_done_callback(confirmed)
+        else:
+            confirmed(None)
+
+    def _record_lag(self, source: str, message: Any) -> None:
+        try:
+            highwater = self.app.consumer.highwater(message.tp)
+        except Exception:  # noqa: BLE001 - lag is best effort; an unknown highwater just skips the sample
+            return
+        if highwater is not None:
+            self.metrics.consumer_lag.labels(self.name, source, str(message.partition)).set(
+                max(0, highwater - message.offset - 1)
+            )
+
+    # --- health -------------------------------------------------------------------------------
+    def is_ready(self) -> bool:
+        app = self.app
+        if not app.started or app.rebalancing or self._agents_started < len(self.routes):
+            return False
+        if self.states:
+            return app.tables.recovery.completed.is_set()
+        return True
+
+    def _install_health_pages(self, app: faust.App) -> None:
+        service = self
+
+        @app.page("/healthz")
+        class Health(View):
+            async def get(self, request: Request) -> Response:
+                return self.json({"service": service.name, "status": "ok"})
+
+        @app.page("/readyz")
+        class Ready(View):
+            async def get(self, request: Request) -> Response:
+                ready = service.is_ready()
+                return self.json({"service": service.name, "ready": ready}, status=200 if ready else 503)
+
+        @app.page("/metrics")
+        class Metrics(View):
+            async def get(self, request: Request) -> Response:
+                return self.bytes(service.metrics.exposition(), content_type=PROMETHEUS_CONTENT_TYPE)
+
+    # --- running ------------------------------------------------------------------------------
+    def run(self) -> None:
+        """Run until SIGTERM/SIGINT; faust stops the agents, flushes the producer and commits."""
+        app = self.build()
+        worker = faust.Worker(app, loglevel=self.settings.log_level.lower(), redirect_stdouts=False)
+        worker.execute_from_commandline()
+
+
+def fail_stop(what: str, exc: BaseException) -> None:
+    """Exit at once, committing nothing more, so the record is processed again after the restart.
+
+    Letting faust's supervisor restart just the agent is not safe: the failed record would stay
+    unacknowledged in memory while later ones are committed, or be skipped (seen in testing).
+    The process manager (compose `restart:`, systemd, the demo script) restarts the service.
+    """
+    log.critical("%s: %r; exiting (code 70) without committing it", what, exc, exc_info=exc)
+    logging.shutdown()
+    os._exit(70)
+
+
+def pipeline_source(event: faust.EventT) -> str:
+    message = event.message
+    return f"{message.topic}[{message.partition}]@{message.offset}"
+
+
+def _normalize_headers(headers: Any) -> Iterable[tuple[str, bytes | None]]:
+    if not headers:
+        return ()
+    if isinstance(headers, dict):
+        return [(str(k), v) for k, v in headers.items()]
+    return [(str(k), v) for k, v in headers]

@@ -4,7 +4,7 @@ Within one version only additive, optional changes are allowed, because producer
 of a version are upgraded independently. Breaking (refused):
   - a field removed;
   - a field retyped (its set of JSON types, its const, or its object/array shape changed);
-  - an optional field made required, or a new required field;
+  - an optional field made required, a required field made optional, or a new required field;
   - enum values changed (old consumers refuse new values; new consumers refuse old ones).
 Allowed: a new optional field; descriptions, titles, examples and defaults of optional fields.
 """
@@ -93,6 +93,8 @@ def _compare_object(old: Schema, new: Schema, old_root: Schema, new_root: Schema
             continue
         if name in new_required and name not in old_required:
             problems.append(f"{prefix}{name}: optional field made required")
+        if name in old_required and name not in new_required:
+            problems.append(f"{prefix}{name}: required field made optional (old consumers rely on it)")
         _compare(old_prop, new_props[name], old_root, new_root, f"{prefix}{name}", problems)
     for name in new_props.keys() - old_props.keys():
         if name in new_required:

@@ -40,5 +40,5 @@ def raw_turn_v1_to_v2(old: RawTurnV1) -> RawTurnV2:
         channel=channel,
         language=None,
         tenant_id=old.tenant,
-        metadata={**old.metadata, "upcast_from": "raw_turn/v1"},
+        metadata=dict(old.metadata),
     )

@@ -19,7 +19,7 @@ from schemas import EventModel
 from schemas.dead_letter.v1 import DeadLetterReason, FieldError
 from schemas.raw_turn.v2 import RawTurnV2
 from schemas.validated_turn.v1 import ValidatedTurnV1
-from services.runtime.codec import DecodeError, upcast_to_current, validate_document
+from services.runtime.codec import DecodeError, parse_json, upcast_to_current, validate_document
 from services.runtime.handler import HandlerContext, HandlerResult, Output, Rejected
 from services.runtime.topics import TopicSpec
 
@@ -28,7 +28,8 @@ _VALIDATED_ID_NAMESPACE = uuid.UUID("0f5a8f0e-3b59-4a0c-8d0e-2f1de3c9c1a7")
 
 _WHITESPACE = re.compile(r"\s+")
 # Cc/Cf characters other than whitespace (NUL, BEL, zero-width, bidi overrides...) carry no speech.
-_INVISIBLE = re.compile(r"[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
+# VT, FF and NEL are whitespace (str.isspace) and become a space below, so they are not listed here.
+_INVISIBLE = re.compile(r"[\u0000-\u0008\u000e-\u001f\u007f-\u0084\u0086-\u009f\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
 _LANGUAGE_TAG = re.compile(
     r"^(?P<language>[A-Za-z]{2,3})(?:-(?P<script>[A-Za-z]{4}))?(?:-(?P<region>[A-Za-z]{2}|[0-9]{3}))?$"
 )
@@ -144,9 +145,7 @@ def make_raw_turn_handler(rules: IngestionRules):
         assert isinstance(event, RawTurnV2), f"runtime decoded {type(event).__name__}, expected RawTurnV2"
         if event.event_id in seen:
             return HandlerResult(skipped="duplicate")
-        upcast_from = event.metadata.get("upcast_from")
-        source_schema = upcast_from if isinstance(upcast_from, str) else RawTurnV2.schema_id()
-        validated = normalize_turn(event, rules, source_schema, context.now)
+        validated = normalize_turn(event, rules, context.source_schema or RawTurnV2.schema_id(), context.now)
         return HandlerResult(
             outputs=(Output(VALIDATED_TOPIC, validated),),
             state_updates={event.event_id: 1},
@@ -174,9 +173,11 @@ def validate_http_turns(
     if content_type.split(";")[0].strip().lower() not in ("application/json", ""):
         return HttpRejection(415, {"error": f"content type must be application/json, got {content_type!r}"})
     try:
-        document = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        return HttpRejection(400, {"error": f"body is not JSON: {exc}"})
+        document = parse_json(body)
+    except DecodeError as exc:
+        return HttpRejection(400, {"error": f"body is not JSON: {exc.reason}"})
+    except UnicodeDecodeError as exc:
+        return HttpRejection(400, {"error": f"body is not UTF-8 JSON: {exc}"})
     items = document if isinstance(document, list) else [document]
     if not items:
         return HttpRejection(400, {"error": "empty batch"})

@@ -7,6 +7,8 @@ Config drift is reported, and corrected with `fix_configs=True`.
 
 from __future__ import annotations
 
+import asyncio
+import time
 from dataclasses import dataclass, field
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -46,6 +48,7 @@ async def bootstrap_topics(
     create: bool = True,
     fix_configs: bool = False,
     replication_factor: int = 1,
+    timeout_s: float = 30.0,
 ) -> BootstrapReport:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="sluice-bootstrap",
                                 request_timeout_ms=30000)
@@ -60,13 +63,18 @@ async def bootstrap_topics(
                          topic_configs=dict(t.config))
                 for t in missing
             ])
+            created = set()
             for name, code, *rest in response.topic_errors:
                 error = for_code(code)
-                if code and error is not TopicAlreadyExistsError:
+                if code == 0:
+                    created.add(name)
+                elif error is not TopicAlreadyExistsError:  # already there (metadata lagged): verified below
                     message = rest[0] if rest else ""
                     raise RuntimeError(f"creating topic {name} failed: {error.__name__} {message}")
+            await _wait_until_visible(admin, sorted(created), timeout_s)
             for t in missing:
-                reports[t.name] = TopicReport(contract.physical(t.name, namespace), "created")
+                if contract.physical(t.name, namespace) in created:
+                    reports[t.name] = TopicReport(contract.physical(t.name, namespace), "created")
         elif missing:
             for t in missing:
                 reports[t.name] = TopicReport(contract.physical(t.name, namespace), "drift", ["missing"])
@@ -87,21 +95,39 @@ async def bootstrap_topics(
                 for key, value in wrong.items():
                     problems.append(f"{key}={configs.get(name, {}).get(key)!r} on broker, {value!r} in contract")
                 if wrong and fix_configs:
-                    to_fix.append(ConfigResource(ConfigResourceType.TOPIC, name, configs={**wrong}))
+                    to_fix.append(t)
                 reports[t.name] = TopicReport(name, "drift" if problems else "ok", problems)
             if to_fix:
                 # AlterConfigs replaces the whole dynamic config set of a topic: send the full contract set.
-                full = [ConfigResource(ConfigResourceType.TOPIC, r.name,
-                                       configs=dict(contract.get(r.name.removeprefix(namespace + ".")).config))
-                        for r in to_fix]
-                await admin.alter_configs(full)
-                for r in to_fix:
-                    report = reports[r.name.removeprefix(namespace + ".")]
+                await admin.alter_configs([
+                    ConfigResource(ConfigResourceType.TOPIC, contract.physical(t.name, namespace),
+                                   configs=dict(t.config))
+                    for t in to_fix
+                ])
+                for t in to_fix:
+                    report = reports[t.name]
                     report.problems = [p for p in report.problems if p.startswith("partitions")]
                     report.action = "drift" if report.problems else "fixed"
         return BootstrapReport([reports[t.name] for t in contract.topics])
     finally:
         await admin.close()
+
+
+async def _wait_until_visible(admin: AIOKafkaAdminClient, names: list[str], timeout_s: float) -> None:
+    """Created topics reach the broker's metadata cache a moment after the controller accepts them."""
+    deadline = time.monotonic() + timeout_s
+    pending = set(names)
+    while pending:
+        described = await admin.describe_topics(sorted(pending))
+        for topic in described:
+            partitions = topic.get("partitions") or []
+            if not topic["error_code"] and partitions and all(p["leader"] >= 0 for p in partitions):
+                pending.discard(topic["topic"])
+        if not pending:
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"topics not visible after {timeout_s}s: {sorted(pending)}")
+        await asyncio.sleep(0.1)
 
 
 async def _topic_configs(admin: AIOKafkaAdminClient, names: list[str]) -> dict[str, dict[str, str]]:

@@ -60,6 +60,13 @@ def summarize(errors: list[FieldError], limit: int = 5) -> str:
 
 def decode(value: bytes | None, headers: Headers | None, spec: TopicSpec, max_bytes: int) -> EventModel:
     """Turn a message value into the topic's current schema model, or raise DecodeError."""
+    return decode_with_source(value, headers, spec, max_bytes)[0]
+
+
+def decode_with_source(
+    value: bytes | None, headers: Headers | None, spec: TopicSpec, max_bytes: int
+) -> tuple[EventModel, str]:
+    """Like `decode`, and also the schema id the message arrived in (before any upcast)."""
     if not value:
         raise DecodeError(DeadLetterReason.EMPTY, "message value is empty" if value == b"" else "message value is null")
     if len(value) > max_bytes:
@@ -68,15 +75,23 @@ def decode(value: bytes | None, headers: Headers | None, spec: TopicSpec, max_by
         text = value.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise DecodeError(DeadLetterReason.NOT_UTF8, f"value is not UTF-8: {exc}") from None
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise DecodeError(DeadLetterReason.NOT_JSON, f"value is not JSON: {exc}") from None
+    document = parse_json(text)
     if not isinstance(document, dict):
         raise DecodeError(
             DeadLetterReason.SCHEMA_INVALID, f"top-level JSON value must be an object, got {type(document).__name__}"
         )
-    return upcast_to_current(validate_document(document, headers, spec), spec)
+    event = validate_document(document, headers, spec)
+    return upcast_to_current(event, spec), event.schema_id()
+
+
+def parse_json(text: str | bytes) -> object:
+    """json.loads with every failure as DecodeError(NOT_JSON), deep nesting (RecursionError) included."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DecodeError(DeadLetterReason.NOT_JSON, f"value is not JSON: {exc}") from None
+    except RecursionError:
+        raise DecodeError(DeadLetterReason.NOT_JSON, "value is JSON nested too deeply to parse") from None
 
 
 def validate_document(document: dict, headers: Headers | None, spec: TopicSpec) -> EventModel:

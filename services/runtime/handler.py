@@ -41,6 +41,7 @@ class HandlerContext:
     source_topic: str
     partition: int
     offset: int
+    source_schema: str = ""  # schema id the event arrived in, before upcasting (e.g. 'raw_turn/v1')
 
 
 class Rejected(Exception):

@@ -92,12 +92,12 @@ async def collect(bootstrap_servers: str, topic: str, start: dict[TopicPartition
             got = [r for rs in batch.values() for r in rs]
             records.extend(got)
             if len(records) >= expect:
-                if got:
-                    quiet_since = time.monotonic()
-                elif quiet_since is not None and time.monotonic() - quiet_since >= settle_s:
+                if settle_s <= 0:
                     break
-                elif quiet_since is None:
+                if got or quiet_since is None:
                     quiet_since = time.monotonic()
+                elif time.monotonic() - quiet_since >= settle_s:
+                    break
         return records
     finally:
         await consumer.stop()

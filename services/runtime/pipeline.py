@@ -22,7 +22,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from schemas import EventModel
 from schemas.dead_letter.v1 import DeadLetterReason
-from services.runtime.codec import DecodeError, decode, encode
+from services.runtime.codec import DecodeError, decode_with_source, encode
 from services.runtime.deadletter import InboundMessage, dead_letter_for
 from services.runtime.handler import Handler, HandlerContext, HandlerResult, Rejected, TransientError
 from services.runtime.metrics import ServiceMetrics
@@ -125,13 +125,14 @@ class Pipeline:
 
     async def _process(self, message: InboundMessage, state: Mapping[str, Any], span: trace.Span) -> Outcome:
         try:
-            event = decode(message.value, message.headers, self.source_spec, self.max_message_bytes)
+            event, source_schema = decode_with_source(message.value, message.headers, self.source_spec,
+                                                      self.max_message_bytes)
         except DecodeError as exc:
             return self._dead_letter(message, span, exc.code, exc.reason, field_errors=exc.field_errors)
         span.set_attribute("sluice.event_id", event.event_id)
         context = HandlerContext(
             service=self.service, now=self.clock(), source_topic=self.source,
-            partition=message.partition, offset=message.offset,
+            partition=message.partition, offset=message.offset, source_schema=source_schema,
         )
         attempt = 1
         while True:

@@ -102,6 +102,9 @@ class StreamService:
             web_bind=self.http_host,
         )
         self.app = app
+        # Table changelog writes queue in faust's producer buffer; at its default of 100 messages a
+        # backlog stalls the stream on every overflow ("producer buffer full").
+        app.producer.buffer.max_messages = 5000
         tables = {spec.name: self._table(app, spec) for spec in self.states}
         for route in self.routes:
             self._install_route(app, route, tables)
@@ -122,7 +125,14 @@ class StreamService:
                 key_serializer="json", value_serializer="json",
             ),
         )
-        self.state_views[spec.name] = TtlState(table, spec.ttl_s)
+        def persist(partition: int, key: str, entry: Any) -> None:
+            # Explicit partition: this runs from a delivery callback, outside faust's event context.
+            if entry is None:
+                table.send_changelog(partition, key, None, value_serializer="raw")
+            else:
+                table.send_changelog(partition, key, entry)
+
+        self.state_views[spec.name] = TtlState(table.data, spec.ttl_s, persist)
         return table
 
     def _install_route(self, app: faust.App, route: Route, tables: dict[str, Any]) -> None:
@@ -173,7 +183,12 @@ class StreamService:
             log.error("%s: output of %s cannot be published: %r", self.name, pipeline_source(event), exc)
             outcome = pipeline.publish_failed(inbound, exc)
             futures = await self._send_all(outcome)
-        self._ack_when_confirmed(outcome, futures, event)
+
+        def persist_state() -> None:
+            for key in outcome.state_updates:
+                state.persist(key, message.partition)
+
+        self._ack_when_confirmed(outcome, futures, event, persist_state)
 
     async def _send_all(self, outcome: Outcome) -> list[asyncio.Future]:
         producer = self.app.producer
@@ -183,7 +198,8 @@ class StreamService:
             for publication in outcome.publications
         ]
 
-    def _ack_when_confirmed(self, outcome: Outcome, futures: list[asyncio.Future], event: faust.EventT) -> None:
+    def _ack_when_confirmed(self, outcome: Outcome, futures: list[asyncio.Future], event: faust.EventT,
+                            persist_state: Callable[[], None]) -> None:
         in_flight = self.metrics.in_flight.labels(self.name)
         in_flight.inc()
         source = pipeline_source(event)
@@ -196,6 +212,9 @@ class StreamService:
                 return
             for publication in outcome.publications:
                 self.metrics.produced.labels(self.name, publication.logical_topic).inc()
+            # State reaches the changelog only after the outputs are safe (see services/runtime/state.py);
+            # faust flushes the producer before it commits the acked offset.
+            persist_state()
             event.ack()
 
         if futures:
@@ -246,6 +265,9 @@ class StreamService:
         """Run until SIGTERM/SIGINT; faust stops the agents, flushes the producer and commits."""
         app = self.build()
         worker = faust.Worker(app, loglevel=self.settings.log_level.lower(), redirect_stdouts=False)
+        # faust's terminal spinner sets the root logger to DEBUG when the level is WARNING or above,
+        # which makes every library debug call build a log record (and writes escape codes to logs).
+        worker.spinner = None
         worker.execute_from_commandline()
 
 

@@ -309,7 +309,8 @@ async def test_the_handler_gets_the_clock_and_the_source_position():
     harness = Harness(handler)
     await harness.pipeline.process(_message(offset=99), {})
     assert handler.contexts == [
-        HandlerContext(service=SERVICE, now=NOW, source_topic=SOURCE, partition=1, offset=99)
+        HandlerContext(service=SERVICE, now=NOW, source_topic=SOURCE, partition=1, offset=99,
+                       source_schema="raw_turn/v2")
     ]
 
 

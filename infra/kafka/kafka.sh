@@ -33,8 +33,13 @@ fetch() {
   if [[ -f "$lib_dir/.complete" ]]; then return 0; fi
   log "resolving Apache Kafka $kafka_version from Maven Central into $lib_dir"
   rm -rf "$lib_dir.tmp"
-  mvn -q -B -f "$here/pom.xml" dependency:copy-dependencies \
-      -DincludeScope=runtime -DoutputDirectory="$lib_dir.tmp" >&2
+  mkdir -p "$cache_dir"
+  if ! mvn -q -B -Dstyle.color=never -f "$here/pom.xml" dependency:copy-dependencies \
+      -DincludeScope=runtime -DoutputDirectory="$lib_dir.tmp" > "$cache_dir/mvn-kafka.log" 2>&1; then
+    tail -n 30 "$cache_dir/mvn-kafka.log" >&2
+    log "mvn could not resolve Kafka $kafka_version (full log: $cache_dir/mvn-kafka.log)"
+    return 1
+  fi
   rm -rf "$lib_dir"
   mv "$lib_dir.tmp" "$lib_dir"
   touch "$lib_dir/.complete"

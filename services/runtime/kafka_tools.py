@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
@@ -69,9 +69,11 @@ async def produce_records(bootstrap_servers: str, topic: str,
 
 
 async def collect(bootstrap_servers: str, topic: str, start: dict[TopicPartition, int] | None, *,
-                  expect: int, timeout_s: float, settle_s: float = 1.0) -> list[ConsumerRecord]:
-    """Read `topic` from `start` offsets (or the beginning) until `expect` records arrived and no more come
-    for `settle_s`, or until `timeout_s`. Extra records are returned too, so over-delivery is visible."""
+                  expect: int, timeout_s: float, settle_s: float = 1.0,
+                  until: Callable[[list[ConsumerRecord]], bool] | None = None) -> list[ConsumerRecord]:
+    """Read `topic` from `start` offsets (or the beginning) until `expect` records arrived (and `until`, if
+    given, holds) and no more come for `settle_s`, or until `timeout_s`. Extra records are returned too,
+    so over-delivery is visible."""
     partitions = await topic_partitions(bootstrap_servers, [topic])
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False,
                                 auto_offset_reset="earliest")
@@ -86,18 +88,17 @@ async def collect(bootstrap_servers: str, topic: str, start: dict[TopicPartition
                 consumer.seek(tp, offset)
         records: list[ConsumerRecord] = []
         deadline = time.monotonic() + timeout_s
-        quiet_since: float | None = None
+        satisfied = False
+        last_arrival = time.monotonic()
         while time.monotonic() < deadline:
             batch = await consumer.getmany(timeout_ms=200)
             got = [r for rs in batch.values() for r in rs]
-            records.extend(got)
-            if len(records) >= expect:
-                if settle_s <= 0:
-                    break
-                if got or quiet_since is None:
-                    quiet_since = time.monotonic()
-                elif time.monotonic() - quiet_since >= settle_s:
-                    break
+            if got:
+                records.extend(got)
+                last_arrival = time.monotonic()
+                satisfied = satisfied or (len(records) >= expect and (until is None or until(records)))
+            if satisfied and (settle_s <= 0 or time.monotonic() - last_arrival >= settle_s):
+                break
         return records
     finally:
         await consumer.stop()

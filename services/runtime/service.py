@@ -20,6 +20,7 @@ import faust
 from faust.web import Request, Response, View
 from opentelemetry.sdk.trace import TracerProvider
 
+from services.runtime import faust_fixes
 from services.runtime.deadletter import InboundMessage
 from services.runtime.handler import Handler
 from services.runtime.metrics import CONTENT_TYPE_LATEST, ServiceMetrics
@@ -116,28 +117,17 @@ class StreamService:
         return app
 
     def _guard_consumer_acks(self, app: faust.App) -> None:
-        """Only records this runtime finished may become committable.
-
-        When flow control is suspended (rebalance, shutdown) faust drops the records still buffered
-        in its streams and *acknowledges* them, expecting to seek back to the committed offset. A
-        commit in between (the one at shutdown, for instance) then commits records that were never
-        processed: seen as lost events in the graceful-shutdown test. Refusing those acks leaves a
-        gap, so the commit stops before them and they are read again.
-        """
-        consumer = app.consumer
-        faust_ack = consumer.ack
-        guarded_topics = {self.physical(route.source) for route in self.routes}
+        """Only records this runtime finished may become committable (see services/runtime/faust_fixes.py)."""
         finished = self._finished
 
-        def ack_only_finished(message: Any) -> bool:
-            if message.topic in guarded_topics:
-                position = (message.topic, message.partition, message.offset)
-                if position not in finished:
-                    return False
+        def is_finished(message: Any) -> bool:
+            position = (message.topic, message.partition, message.offset)
+            if position in finished:
                 finished.discard(position)
-            return faust_ack(message)
+                return True
+            return False
 
-        consumer.ack = ack_only_finished
+        faust_fixes.install(app.consumer, {self.physical(route.source) for route in self.routes}, is_finished)
 
     def _table(self, app: faust.App, spec: StateSpec) -> Any:
         changelog = self.contract.get(spec.changelog)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -57,6 +58,8 @@ def kafka() -> Iterator[Broker]:
     broker = Broker(f"127.0.0.1:{TEST_KAFKA_PORT}", TEST_KAFKA_PORT, REPO / ".data" / "kafka-test")
     started_here = not broker.is_running()
     if started_here:
+        # Fresh storage each session: old test namespaces would only slow the broker's start.
+        shutil.rmtree(broker.data_dir, ignore_errors=True)
         broker.run("start")
     yield broker
     if started_here:

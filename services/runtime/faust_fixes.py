@@ -1,0 +1,67 @@
+"""Workarounds for two faust-streaming 0.15.3 commit defects that lose records (found by our tests).
+
+1. Skipped records are acknowledged. When flow control is suspended (rebalance, shutdown), faust drops
+   the records still buffered in its streams and *acks* them, planning to seek back to the committed
+   offset. A commit in between (the one at shutdown, for instance) commits records that were never
+   processed. Fix: the consumer accepts an ack only for a record the runtime finished.
+
+2. Off-by-one at the head of the acked list. `Consumer._new_offset` refuses to commit across a gap
+   between the committed offset and the lowest acked offset only when that gap is wider than one
+   record (`min(acked) - committed > 1`), but the committed offset is the *next* offset to read: a
+   single unacked record right after it (one still in flight) is committed over and lost. Fix: the
+   same computation with `min(acked) > committed`.
+
+Both patch one consumer instance; nothing global changes. Delivery tests in tests/integration
+(graceful stop and SIGKILL in the middle of a backlog) fail without them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from faust.utils.functional import consecutive_numbers
+
+
+def next_commit_offset(acked: list[int], acked_index: set[int], gaps: Any, committed: int | None) -> int | None:
+    """The offset to commit for one partition (the next one to read), or None when nothing may be committed.
+
+    `acked` (sorted in place) and `acked_index` lose the offsets that become committed; `gaps` is faust's
+    IntervalTree of offsets the broker never delivered (compaction, transaction markers), merged in first.
+    """
+    if not acked:
+        return None
+    max_offset = max(acked)
+    if gaps:
+        candidates = sorted(gaps.overlap(0, max_offset), key=lambda interval: interval.begin)
+        if candidates:
+            filled: list[int] = []
+            for interval in candidates:
+                filled.extend(range(interval.begin, interval.end))
+            acked.extend(filled)
+            gaps.chop(0, max(filled[-1], max_offset + 1))
+    acked.sort()
+    if committed is not None and acked[0] > committed:
+        return None  # the record at `committed` is not finished yet
+    batch = next(consecutive_numbers(acked))
+    acked[: len(batch)] = []
+    acked_index.difference_update(batch)
+    return batch[-1] + 1
+
+
+def install(consumer: Any, guarded_topics: Iterable[str], is_finished: Callable[[Any], bool]) -> None:
+    """Apply both fixes to a faust consumer instance."""
+    topics = frozenset(guarded_topics)
+    faust_ack = consumer.ack
+
+    def ack_only_finished(message: Any) -> bool:
+        if message.topic in topics and not is_finished(message):
+            return False  # skipped by faust: leave the gap so the commit stops before it
+        return faust_ack(message)
+
+    def new_offset(tp: Any) -> int | None:
+        return next_commit_offset(consumer._acked[tp], consumer._acked_index[tp], consumer._gap[tp],
+                                  consumer._committed_offset[tp])
+
+    consumer.ack = ack_only_finished
+    consumer._new_offset = new_offset

@@ -1,0 +1,47 @@
+"""The commit-offset computation that replaces faust's `Consumer._new_offset` (see services/runtime/faust_fixes.py)."""
+
+from types import SimpleNamespace
+
+from intervaltree import IntervalTree
+
+from services.runtime.faust_fixes import install, next_commit_offset
+
+
+def test_commits_the_contiguous_acked_prefix_after_the_committed_offset():
+    acked, index = [12, 10, 11, 14], {10, 11, 12, 14}
+    assert next_commit_offset(acked, index, IntervalTree(), committed=10) == 13
+    assert acked == [14] and index == {14}
+
+
+def test_a_single_unfinished_record_at_the_head_blocks_the_commit():
+    # committed=10 means offset 10 is the next to read; it is still in flight, 11 and 12 are done.
+    acked = [11, 12]
+    assert next_commit_offset(acked, {11, 12}, IntervalTree(), committed=10) is None
+    assert acked == [11, 12], "nothing may be consumed from the acked list"
+
+
+def test_broker_gaps_count_as_acked():
+    gaps = IntervalTree()
+    gaps.addi(10, 12)  # offsets 10 and 11 were never delivered (transaction markers, compaction)
+    acked = [12, 13]
+    assert next_commit_offset(acked, {12, 13}, gaps, committed=10) == 14
+    assert not gaps
+
+
+def test_nothing_acked_commits_nothing():
+    assert next_commit_offset([], set(), IntervalTree(), committed=5) is None
+
+
+def test_first_commit_of_a_partition_has_no_committed_offset():
+    assert next_commit_offset([0, 1, 2], {0, 1, 2}, IntervalTree(), committed=None) == 3
+
+
+def test_install_refuses_acks_of_unfinished_records_on_guarded_topics_only():
+    calls = []
+    consumer = SimpleNamespace(ack=lambda message: calls.append(message.offset) or True)
+    finished = {("raw", 0, 5)}
+    install(consumer, {"raw"}, lambda m: (m.topic, m.partition, m.offset) in finished)
+    assert consumer.ack(SimpleNamespace(topic="raw", partition=0, offset=4)) is False
+    assert consumer.ack(SimpleNamespace(topic="raw", partition=0, offset=5)) is True
+    assert consumer.ack(SimpleNamespace(topic="changelog", partition=0, offset=4)) is True
+    assert calls == [5, 4]

@@ -56,6 +56,14 @@ def test_making_an_optional_field_required_is_reported():
     assert problems == ["turn_id: optional field made required"]
 
 
+def test_making_a_required_field_optional_is_reported():
+    class FeedbackLabelOptional(FeedbackV1):
+        label_value: str = Field(default="", max_length=128, description="The true label, now optional.")
+
+    problems = breaking_changes(FeedbackV1.model_json_schema(), FeedbackLabelOptional.model_json_schema())
+    assert problems == ["label_value: required field made optional (old consumers rely on it)"]
+
+
 def test_making_an_optional_field_required_and_non_null_reports_both():
     class FeedbackTurnRequired(FeedbackV1):
         turn_id: str = Field(description="Id of the turn, now required.")

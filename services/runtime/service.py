@@ -94,6 +94,7 @@ class StreamService:
             datadir=str(self.settings.state_dir / f"{self.namespace}.{self.name}"),
             producer_acks=-1,
             producer_max_request_size=self.settings.max_publish_bytes,
+            producer_linger=self.settings.producer_linger_ms / 1000.0,
             broker_commit_interval=self.settings.commit_interval_s,
             broker_session_timeout=self.settings.session_timeout_s,
             broker_heartbeat_interval=self.settings.session_timeout_s / 5,

@@ -34,6 +34,11 @@ class RuntimeSettings(BaseSettings):
         default=4 * 1024 * 1024, ge=65536,
         description="Largest record the producer sends; dead letters keep at most half of it of the original value.",
     )
+    producer_linger_ms: int = Field(
+        default=0, ge=0, le=1000,
+        description="How long the producer waits to fill a batch; 0 = send at once (lowest latency). 5 ms "
+        "changed neither throughput nor CPU per event in `make bench` on 2 cores.",
+    )
     retry_attempts: int = Field(default=3, ge=1, le=20, description="Handler attempts on a transient fault.")
     retry_backoff_s: float = Field(default=0.05, ge=0, description="First retry delay; doubles per attempt.")
     retry_backoff_max_s: float = Field(default=2.0, ge=0, description="Cap of the retry delay.")

@@ -51,6 +51,11 @@ def next_commit_offset(acked: list[int], acked_index: set[int], gaps: Any, commi
 
 def install(consumer: Any, guarded_topics: Iterable[str], is_finished: Callable[[Any], bool]) -> None:
     """Apply both fixes to a faust consumer instance."""
+    missing = [name for name in ("ack", "_new_offset", "_acked", "_acked_index", "_gap", "_committed_offset")
+               if not hasattr(consumer, name)]
+    if missing:
+        # These are faust internals (checked on faust-streaming 0.15.3); refuse to run unprotected.
+        raise RuntimeError(f"faust consumer lacks {missing}: the commit workarounds need updating for this faust")
     topics = frozenset(guarded_topics)
     faust_ack = consumer.ack
 

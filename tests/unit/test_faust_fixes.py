@@ -38,10 +38,19 @@ def test_first_commit_of_a_partition_has_no_committed_offset():
 
 def test_install_refuses_acks_of_unfinished_records_on_guarded_topics_only():
     calls = []
-    consumer = SimpleNamespace(ack=lambda message: calls.append(message.offset) or True)
+    consumer = SimpleNamespace(ack=lambda message: calls.append(message.offset) or True, _new_offset=None,
+                               _acked={}, _acked_index={}, _gap={}, _committed_offset={})
     finished = {("raw", 0, 5)}
     install(consumer, {"raw"}, lambda m: (m.topic, m.partition, m.offset) in finished)
     assert consumer.ack(SimpleNamespace(topic="raw", partition=0, offset=4)) is False
     assert consumer.ack(SimpleNamespace(topic="raw", partition=0, offset=5)) is True
     assert consumer.ack(SimpleNamespace(topic="changelog", partition=0, offset=4)) is True
     assert calls == [5, 4]
+
+
+def test_install_refuses_a_faust_without_the_internals_it_patches():
+    import pytest
+
+    with pytest.raises(RuntimeError, match="_gap"):
+        install(SimpleNamespace(ack=None, _new_offset=None, _acked={}, _acked_index={}, _committed_offset={}),
+                {"raw"}, lambda m: True)

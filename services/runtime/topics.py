@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from functools import lru_cache
+from types import MappingProxyType
 from pathlib import Path
 
 import yaml
@@ -59,12 +61,17 @@ class TopicSpec(BaseModel):
 
     def model(self) -> type[EventModel]:
         assert self.schema_id is not None, f"internal topic {self.name} has no schema"
-        return REGISTRY.model(*parse_schema_id(self.schema_id))
+        return _models((self.schema_id,))[parse_schema_id(self.schema_id)]
 
-    def accepted_models(self) -> dict[tuple[str, int], type[EventModel]]:
+    def accepted_models(self) -> Mapping[tuple[str, int], type[EventModel]]:
         """Every schema version a consumer of this topic decodes, the current one included."""
-        ids = (self.schema_id, *self.accepts) if self.schema_id else ()
-        return {parse_schema_id(i): REGISTRY.model(*parse_schema_id(i)) for i in ids}
+        return _models((self.schema_id, *self.accepts) if self.schema_id else ())
+
+
+@lru_cache(maxsize=256)
+def _models(schema_ids: tuple[str, ...]) -> Mapping[tuple[str, int], type[EventModel]]:
+    # Looked up for every message at the consumer and producer edges: resolve each id list once.
+    return MappingProxyType({parse_schema_id(i): REGISTRY.model(*parse_schema_id(i)) for i in schema_ids})
 
 
 class TopicContract(BaseModel):

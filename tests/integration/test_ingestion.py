@@ -84,45 +84,38 @@ async def test_dedup_holds_across_a_restart(kafka, namespace, service_factory):
     assert set(turn_ids) == {r.event_id for r in replayed_and_new}
 
 
-async def test_graceful_shutdown_mid_stream_loses_and_duplicates_nothing(kafka, namespace, service_factory):
+async def interrupt_midway_then_finish(kafka, namespace, service_factory, count: int, seed: int, interrupt):
+    """Load a backlog, interrupt the service while it works through it, restart it; return all outputs."""
     raw, out = physical(namespace, "turns.raw"), physical(namespace, "turns.validated")
-    records = valid_records(20000, seed=505)
+    records = valid_records(count, seed=seed)
     await produce_records(kafka.bootstrap, raw, as_tuples(records))
     ingestion = service_factory("ingestion").start()
-    # Stop while the backlog is being worked through.
-    await collect(kafka.bootstrap, out, None, expect=2000, timeout_s=60, settle_s=0)
-    assert ingestion.stop() == 0, ingestion.log_tail()
+    await collect(kafka.bootstrap, out, None, expect=count // 8, timeout_s=60, settle_s=0)
+    interrupt(ingestion)
     midway = sum((await end_offsets(kafka.bootstrap, [out])).values())
-    assert 0 < midway < 20000, f"stopped at {midway}: the test needs a stop in the middle of the backlog"
+    assert 0 < midway < count, f"interrupted at {midway}: the test needs an interruption mid-backlog"
 
     ingestion.start()
     expected = {r.event_id for r in records}
-    validated = await collect(kafka.bootstrap, out, None, expect=20000, timeout_s=180, settle_s=2.0,
+    validated = await collect(kafka.bootstrap, out, None, expect=count, timeout_s=180, settle_s=2.0,
                               until=lambda got: covers(got, expected))
-    turn_ids = [json.loads(r.value)["turn_id"] for r in validated]
-    missing = expected - set(turn_ids)
+    missing = expected - {json.loads(r.value)["turn_id"] for r in validated}
     assert not missing, f"{len(missing)} lost events, e.g. {sorted(missing)[:10]}; log: {ingestion.log_tail()}"
-    assert len(turn_ids) == 20000, f"{len(turn_ids) - 20000} duplicates after a graceful stop"
+    return validated
+
+
+async def test_graceful_shutdown_mid_stream_loses_and_duplicates_nothing(kafka, namespace, service_factory):
+    def graceful(service):
+        assert service.stop() == 0, service.log_tail()
+
+    validated = await interrupt_midway_then_finish(kafka, namespace, service_factory, 20000, 505, graceful)
+    assert len(validated) == 20000, f"{len(validated) - 20000} duplicates after a graceful stop"
 
 
 async def test_a_killed_service_loses_nothing(kafka, namespace, service_factory):
     """SIGKILL mid-stream: nothing is committed past an unconfirmed output, so every event comes out."""
-    raw, out = physical(namespace, "turns.raw"), physical(namespace, "turns.validated")
-    records = valid_records(12000, seed=808)
-    await produce_records(kafka.bootstrap, raw, as_tuples(records))
-    ingestion = service_factory("ingestion").start()
-    await collect(kafka.bootstrap, out, None, expect=1500, timeout_s=60, settle_s=0)
-    ingestion.kill()
-    midway = sum((await end_offsets(kafka.bootstrap, [out])).values())
-    assert 0 < midway < 12000, f"killed at {midway}: the test needs a kill in the middle of the backlog"
-
-    ingestion.start()
-    expected = {r.event_id for r in records}
-    validated = await collect(kafka.bootstrap, out, None, expect=12000, timeout_s=180, settle_s=2.0,
-                              until=lambda got: covers(got, expected))
-    turn_ids = [json.loads(r.value)["turn_id"] for r in validated]
-    missing = {r.event_id for r in records} - set(turn_ids)
-    assert not missing, f"{len(missing)} events lost after SIGKILL"
+    validated = await interrupt_midway_then_finish(kafka, namespace, service_factory, 12000, 808,
+                                                   lambda service: service.kill())
     # Duplicates are allowed after a crash (at-least-once) but carry the same deterministic event id.
     by_turn: dict[str, set[str]] = {}
     for record in validated:

@@ -6,8 +6,11 @@ import argparse
 import asyncio
 import importlib
 import json
+import logging
 import sys
 from collections import Counter
+
+from aiokafka.errors import KafkaConnectionError
 
 SERVICES = ("ingestion",)
 
@@ -129,15 +132,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command != "run":
+        # Client libraries log connection retries; the CLI reports the outcome in one line instead.
+        logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     try:
         return args.func(args)
+    except KafkaConnectionError as exc:
+        print(f"sluice: cannot reach Kafka ({exc}); is it running? (make kafka-up)", file=sys.stderr)
+        return 1
     except CliError as exc:
         print(f"sluice: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # noqa: BLE001 - the CLI promises one line, not a traceback
-        print(f"sluice: {type(exc).__name__}: {exc}", file=sys.stderr)
+        text = str(exc)
+        print(f"sluice: {text if text.startswith(type(exc).__name__) else f'{type(exc).__name__}: {text}'}",
+              file=sys.stderr)
         return 1
 
 

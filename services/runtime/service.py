@@ -2,9 +2,9 @@
 
 Delivery: at-least-once. Agents run with concurrency 1 and manual acks: a source record is acked
 only after every record it produced (outputs or a dead letter) is confirmed by the broker, and
-faust commits only the contiguous prefix of acked offsets. faust's `exactly_once` mode is not used
-(faust issues #323, #440, #517); duplicates after a crash are absorbed by deterministic event ids
-and idempotent consumers.
+faust commits only the contiguous prefix of acked offsets — with two faust commit defects patched
+(services/runtime/faust_fixes.py). faust's `exactly_once` mode is not used (faust issues #323, #440,
+#517); duplicates after a crash are absorbed by deterministic event ids and idempotent consumers.
 """
 
 from __future__ import annotations

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import signal
 import subprocess
@@ -28,6 +27,7 @@ sys.path.insert(0, str(REPO))
 from schemas.dead_letter.v1 import DeadLetterV1  # noqa: E402
 from schemas.validated_turn.v1 import ValidatedTurnV1  # noqa: E402
 from services.runtime.bootstrap import bootstrap_topics  # noqa: E402
+from services.runtime.deadletter import original_key  # noqa: E402
 from services.runtime.kafka_tools import collect, end_offsets, produce_records  # noqa: E402
 from services.runtime.sample_traffic import malformed_records, valid_records  # noqa: E402
 from services.runtime.settings import RuntimeSettings  # noqa: E402
@@ -189,8 +189,9 @@ async def stream_and_verify(valid_count: int, malformed_count: int, duplicates: 
     dead = [DeadLetterV1.model_validate_json(r.value) for r in letters]
     ours = [t for t in turns if t.turn_id.startswith(run_id)]
     ok_valid = len(ours) == len(valid) and {t.turn_id for t in ours} == {r.event_id for r in valid}
-    got_reasons = Counter(d.reason_code.value for d in dead if d.original_key_b64 is None
-                          or run_id in __import__("base64").b64decode(d.original_key_b64).decode(errors="replace"))
+    # Only this run's dead letters: every sample record is keyed by a conversation id that holds the run id.
+    got_reasons = Counter(d.reason_code.value for d in dead
+                          if run_id in (original_key(d) or b"").decode(errors="replace"))
     want_reasons = Counter(r.expected.value for r in bad)
     ok_dlq = got_reasons == want_reasons
 

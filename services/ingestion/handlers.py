@@ -6,7 +6,6 @@ Nothing here does I/O. `handle_raw_turn` is driven by the runtime for every reco
 
 from __future__ import annotations
 
-import json
 import re
 import unicodedata
 import uuid

@@ -1,9 +1,11 @@
-"""Throughput and CPU cost of the ingestion service against a bare aiokafka passthrough.
+"""Throughput and CPU cost (or end-to-end latency) of the ingestion service against a bare aiokafka passthrough.
 
 Usage (from the repository root, with the project's virtual environment):
 
     .venv/bin/python infra/bench/ingestion_bench.py [--events 20000] [--size 1024] [--repeat 3]
         [--bootstrap 127.0.0.1:19092] [--timeout 300] [--json results.json]
+    .venv/bin/python infra/bench/ingestion_bench.py --latency-rate 200 [--latency-seconds 30] [--size 1024]
+        [--repeat 3] [--bootstrap 127.0.0.1:19092] [--timeout 300] [--json results.json]
 
 Each repetition uses a fresh namespace (``bench<hex>``): the contract topics are created with
 ``bootstrap_topics``, plus ``<ns>.bench.passthrough-in`` / ``-out`` (same partition count as
@@ -25,13 +27,26 @@ and whether it ever reports not-ready again while the backlog is being processed
 output record is read back and checked: exactly the N input events, no loss, no duplicates, no dead
 letters; otherwise the script exits non-zero with one line. The namespace's topics are deleted at the
 end of each repetition. If ``infra/kafka/kafka.sh status`` fails, the broker is started, and stopped again at the end.
+
+Latency mode (``--latency-rate R``; ``--events`` is then unused): nothing is pre-loaded. For each repetition,
+candidate then baseline, the consumer side is started first and must be ready (candidate: /readyz answers 200;
+both: one warm-up turn per input partition, produced and seen on the output topic, then left out of every
+number). Then N = R x ``--latency-seconds`` valid ~``--size``-byte turns are produced on a monotonic schedule
+(record i at t0 + i/R) by an AIOKafkaProducer (acks=all, linger_ms=0). The baseline's producer runs with
+linger_ms=0 here too (5 in the throughput mode), the same as the candidate's default producer_linger_ms. Once
+all N are out, both topics are read back: per-event latency is the output record's CreateTime (set by the
+service's producer) minus the input record's CreateTime (set by this script's producer), matched by turn_id =
+raw event_id (candidate) or by key and value (baseline, which forwards them unchanged); both stamps come from
+this machine's clock, in whole milliseconds. Exactly the N + warm-up events must come out, none dead-lettered.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
+import math
 import os
 import platform
 import re
@@ -60,6 +75,8 @@ POLL_S = 0.2
 STOP_TIMEOUT_S = 60.0
 PASSTHROUGH_IN = "bench.passthrough-in"
 PASSTHROUGH_OUT = "bench.passthrough-out"
+PASSTHROUGH_LINGER_MS = 5           # the baseline's producer in the throughput mode
+LATENCY_PASSTHROUGH_LINGER_MS = 0   # ... and in the latency mode: the candidate's default producer_linger_ms
 
 
 class BenchError(Exception):
@@ -68,7 +85,8 @@ class BenchError(Exception):
 
 # --- baseline worker (a separate process) --------------------------------------------------------
 
-async def passthrough_worker(bootstrap: str, source: str, dest: str, group: str) -> None:
+async def passthrough_worker(bootstrap: str, source: str, dest: str, group: str,
+                             linger_ms: int = PASSTHROUGH_LINGER_MS) -> None:
     """Bare consume -> produce: no decoding at all, commit after each batch is acknowledged."""
     from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
@@ -78,7 +96,7 @@ async def passthrough_worker(bootstrap: str, source: str, dest: str, group: str)
         loop.add_signal_handler(sig, stop.set)
     consumer = AIOKafkaConsumer(source, bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False,
                                 auto_offset_reset="earliest")
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=linger_ms)
     await producer.start()
     await consumer.start()
     try:
@@ -360,6 +378,176 @@ async def measure(kind: str, rep: int, namespace: str, cmd: list[str], env: dict
     )
 
 
+@dataclass
+class LatencyResult:
+    kind: str
+    rep: int
+    namespace: str
+    events: int
+    rate: float                  # requested events/s
+    input_events_per_s: float    # (N - 1) / (last send() - first send()), monotonic clock
+    behind_max_ms: float         # latest a send() started after its scheduled time
+    p50_ms: float                # output CreateTime - input CreateTime, nearest-rank percentiles
+    p95_ms: float
+    p99_ms: float
+    max_ms: float
+    min_ms: float
+    mean_ms: float
+    ready_s: float               # process start -> warm-up records seen on the output topic
+    readyz_s: float | None       # process start -> first /readyz 200 (candidate only)
+    warmup: int
+    stamp_skew_ms: float         # largest |input CreateTime - wall clock read just before send()|
+    drain_s: float               # last send() -> the 0.2 s poll that sees all N out
+    cpu_us_per_event: float      # utime+stime from the first send() to that poll / N
+    total_cpu_s: float
+    peak_rss_mb: float | None
+    exit_code: int | None
+    stop_s: float
+    log: str
+    log_problems: list[str] = field(default_factory=list)
+
+
+def percentile(ascending: list[float], q: float) -> float:
+    """Nearest-rank percentile (q in 0..100) of an ascending list."""
+    return ascending[max(1, math.ceil(q / 100 * len(ascending))) - 1]
+
+
+async def measure_latency(kind: str, rep: int, namespace: str, cmd: list[str], env: dict[str, str], *,
+                          bootstrap: str, in_topic: str, out_topic: str, fail_topics: list[str], partitions: int,
+                          payload: list[tuple[bytes, bytes, list[tuple[str, bytes]]]],
+                          warmup: list[tuple[bytes, bytes, list[tuple[str, bytes]]]], in_identity, out_identity,
+                          rate: float, timeout_s: float, log_path: Path,
+                          http_port: int | None = None) -> LatencyResult:
+    """`in_identity(key, value)` of an input record must equal `out_identity(key, value)` of its output."""
+    from aiokafka import AIOKafkaProducer
+
+    from services.runtime.kafka_tools import collect, end_offsets
+
+    def count_of(offsets: dict, topic: str) -> int:
+        return sum(v for tp, v in offsets.items() if tp.topic == topic)
+
+    n, n_warm = len(payload), len(warmup)
+
+    async def wait_out(expected: int, deadline: float, when: str) -> float:
+        """Poll the output topic's end offsets until `expected` records are there; the time of that poll."""
+        while True:
+            tick = time.monotonic()
+            if proc.poll() is not None:
+                raise BenchError(f"{kind} (rep {rep}) exited with status {proc.returncode} {when}; see {log_path}")
+            offsets = await end_offsets(bootstrap, [out_topic, *fail_topics])
+            now = time.monotonic()
+            count = count_of(offsets, out_topic)
+            failed = {t: count_of(offsets, t) for t in fail_topics if count_of(offsets, t)}
+            if failed:
+                raise BenchError(f"{kind} (rep {rep}): records on {failed} (expected none); see {log_path}")
+            if count > expected:
+                raise BenchError(f"{kind} (rep {rep}): {count} records on {out_topic} {when}, expected exactly "
+                                 f"{expected}")
+            if count == expected:
+                return now
+            if now > deadline:
+                raise BenchError(f"{kind} (rep {rep}): only {count} of {expected} records on {out_topic} "
+                                 f"{timeout_s:.0f} s {when}; see {log_path}")
+            await asyncio.sleep(max(0.0, POLL_S - (time.monotonic() - tick)))
+
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=0)
+    await producer.start()
+    try:
+        with open(log_path, "wb") as log:
+            t0 = time.monotonic()
+            proc = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+                                    stdin=subprocess.DEVNULL, start_new_session=True)
+        try:
+            readyz_s = None
+            if http_port is not None:
+                while await http_status(http_port, "/readyz") != 200:
+                    if proc.poll() is not None:
+                        raise BenchError(f"{kind} (rep {rep}) exited with status {proc.returncode} before "
+                                         f"/readyz answered 200; see {log_path}")
+                    if time.monotonic() - t0 > timeout_s:
+                        raise BenchError(f"{kind} (rep {rep}): /readyz not 200 after {timeout_s:.0f} s; "
+                                         f"see {log_path}")
+                    await asyncio.sleep(POLL_S)
+                readyz_s = time.monotonic() - t0
+            # One warm-up record per input partition: the consumer has its partitions and every connection
+            # (ours and the service's) is open before the first measured record.
+            futures = [await producer.send(in_topic, value=value, key=key, headers=headers, partition=i % partitions)
+                       for i, (key, value, headers) in enumerate(warmup)]
+            await asyncio.gather(*futures)
+            await wait_out(n_warm, t0 + timeout_s, "after starting, for the warm-up records")
+            ready_s = time.monotonic() - t0
+
+            period = 1.0 / rate
+            sent_ms: list[float] = []
+            futures = []
+            behind = 0.0
+            # This process's own full collections took 30+ ms: none while it paces and stamps the input.
+            gc.collect()
+            gc.disable()
+            try:
+                cpu_first = proc_cpu_s(proc.pid)
+                t_first = time.monotonic()
+                for i, (key, value, headers) in enumerate(payload):
+                    due = t_first + i * period
+                    delay = due - time.monotonic()
+                    if delay > 0:
+                        await asyncio.sleep(delay)
+                    behind = max(behind, time.monotonic() - due)
+                    sent_ms.append(time.time() * 1000)
+                    futures.append(await producer.send(in_topic, value=value, key=key, headers=headers))
+                t_last = time.monotonic()
+                await asyncio.gather(*futures)
+            finally:
+                gc.enable()
+            t_done = await wait_out(n_warm + n, t_last + timeout_s, "after the last send")
+            cpu_done = proc_cpu_s(proc.pid)
+            peak_rss = proc_peak_rss_mb(proc.pid)
+            exit_code, stop_s = _stop(proc)
+            try:
+                total_cpu = proc_cpu_s(proc.pid)
+            except OSError:
+                total_cpu = cpu_done
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    finally:
+        await producer.stop()
+
+    # Once the process is gone: nothing more arrived during shutdown, nothing dead-lettered.
+    offsets = await end_offsets(bootstrap, [out_topic, *fail_topics])
+    final = count_of(offsets, out_topic)
+    failed = {t: count_of(offsets, t) for t in fail_topics if count_of(offsets, t)}
+    if final != n_warm + n or failed:
+        raise BenchError(f"{kind} (rep {rep}): after shutdown {final} records on {out_topic} (expected "
+                         f"{n_warm + n})" + (f" and records on {failed}" if failed else ""))
+    measured = [in_identity(key, value) for key, value, _ in payload]
+    expected = set(measured) | {in_identity(key, value) for key, value, _ in warmup}
+    stamps: dict[str, dict[Any, int]] = {}
+    for side, topic, identity in (("input", in_topic, in_identity), ("output", out_topic, out_identity)):
+        records = await collect(bootstrap, topic, None, expect=n_warm + n, timeout_s=60.0, settle_s=0.3)
+        ids = [identity(r.key, r.value) for r in records]
+        if len(records) != n_warm + n or set(ids) != expected or len(set(ids)) != len(ids):
+            missing = len(expected - set(ids))
+            raise BenchError(f"{kind} (rep {rep}): read back {len(records)} {side} records on {topic} with "
+                             f"{len(set(ids))} distinct events, {missing} events missing (expected exactly "
+                             f"{n_warm + n}: {n} measured + {n_warm} warm-up)")
+        stamps[side] = {i: r.timestamp for i, r in zip(ids, records)}
+    latencies = sorted(stamps["output"][i] - stamps["input"][i] for i in measured)
+    skew = max(abs(stamps["input"][i] - sent) for i, sent in zip(measured, sent_ms))
+    return LatencyResult(
+        kind=kind, rep=rep, namespace=namespace, events=n, rate=rate,
+        input_events_per_s=(n - 1) / (t_last - t_first) if n > 1 and t_last > t_first else float("nan"),
+        behind_max_ms=behind * 1000,
+        p50_ms=percentile(latencies, 50), p95_ms=percentile(latencies, 95), p99_ms=percentile(latencies, 99),
+        max_ms=latencies[-1], min_ms=latencies[0], mean_ms=statistics.fmean(latencies),
+        ready_s=ready_s, readyz_s=readyz_s, warmup=n_warm, stamp_skew_ms=skew, drain_s=t_done - t_last,
+        cpu_us_per_event=(cpu_done - cpu_first) * 1e6 / n, total_cpu_s=total_cpu,
+        peak_rss_mb=peak_rss, exit_code=exit_code, stop_s=stop_s, log=str(log_path),
+        log_problems=_log_problems(log_path),
+    )
+
+
 # --- one repetition ------------------------------------------------------------------------------
 
 def _clean_env(extra: dict[str, str]) -> dict[str, str]:
@@ -434,6 +622,65 @@ async def repetition(args: argparse.Namespace, rep: int, contract: Any, workdir:
             print(f"# rep {rep}: could not delete the topics of {namespace}: {exc!r}", file=sys.stderr)
 
 
+async def latency_repetition(args: argparse.Namespace, rep: int, contract: Any, workdir: Path) -> list[LatencyResult]:
+    from services.runtime.sample_traffic import valid_records
+
+    namespace = f"bench{secrets.token_hex(4)}"
+    raw_spec = contract.get("turns.raw")
+    raw = contract.physical("turns.raw", namespace)
+    validated = contract.physical("turns.validated", namespace)
+    deadletter = contract.physical("deadletter", namespace)
+    p_in, p_out = f"{namespace}.{PASSTHROUGH_IN}", f"{namespace}.{PASSTHROUGH_OUT}"
+    results: list[LatencyResult] = []
+    try:
+        await create_namespace(args.bootstrap, contract, namespace, raw_spec.partitions)
+        n = round(args.latency_rate * args.latency_seconds)
+        records = valid_records(n, pad_to=args.size, legacy_share=0, run_id=namespace)
+        warm = valid_records(raw_spec.partitions, pad_to=args.size, legacy_share=0, run_id=f"{namespace}-warmup")
+        payload = [(r.key, r.value, r.headers) for r in records]
+        warmup = [(r.key, r.value, r.headers) for r in warm]
+        mean = sum(len(r.value) for r in records) / len(records)
+        print(f"# rep {rep}: namespace {namespace}: {n} records (mean value {mean:.0f} B) at "
+              f"{args.latency_rate:g}/s into {raw}, then the same into {p_in}", flush=True)
+
+        state_dir = Path(tempfile.mkdtemp(prefix=f"{namespace}-state-", dir=workdir))
+        port = free_port()
+        candidate_env = _clean_env({
+            "SLUICE_NAMESPACE": namespace, "SLUICE_BOOTSTRAP_SERVERS": args.bootstrap,
+            "SLUICE_INGESTION_HTTP_PORT": str(port), "SLUICE_STATE_DIR": str(state_dir),
+            "SLUICE_LOG_LEVEL": "WARNING",
+        })
+        try:
+            results.append(await measure_latency(
+                "ingestion", rep, namespace, [sluice_executable(), "run", "ingestion"], candidate_env,
+                bootstrap=args.bootstrap, in_topic=raw, out_topic=validated, fail_topics=[deadletter],
+                partitions=raw_spec.partitions, payload=payload, warmup=warmup,
+                in_identity=lambda key, value: json.loads(value)["event_id"],
+                out_identity=lambda key, value: json.loads(value)["turn_id"],
+                rate=args.latency_rate, timeout_s=args.timeout,
+                log_path=workdir / f"rep{rep}-ingestion-latency.log", http_port=port))
+        finally:
+            shutil.rmtree(state_dir, ignore_errors=True)
+
+        worker_cmd = [sys.executable, str(Path(__file__).resolve()), "--passthrough-worker",
+                      "--bootstrap", args.bootstrap, "--source", p_in, "--dest", p_out,
+                      "--group", f"{namespace}.bench-passthrough", "--linger-ms", str(LATENCY_PASSTHROUGH_LINGER_MS)]
+        results.append(await measure_latency(
+            "passthrough", rep, namespace, worker_cmd, _clean_env({}),
+            bootstrap=args.bootstrap, in_topic=p_in, out_topic=p_out, fail_topics=[],
+            partitions=raw_spec.partitions, payload=payload, warmup=warmup,
+            in_identity=lambda key, value: (key, value), out_identity=lambda key, value: (key, value),
+            rate=args.latency_rate, timeout_s=args.timeout,
+            log_path=workdir / f"rep{rep}-passthrough-latency.log"))
+        return results
+    finally:
+        try:
+            deleted = await delete_namespace(args.bootstrap, namespace)
+            print(f"# rep {rep}: deleted {len(deleted)} topics of namespace {namespace}", flush=True)
+        except Exception as exc:  # noqa: BLE001 - cleanup must not hide the real failure
+            print(f"# rep {rep}: could not delete the topics of {namespace}: {exc!r}", file=sys.stderr)
+
+
 # --- report --------------------------------------------------------------------------------------
 
 def _kafka_version() -> str:
@@ -490,7 +737,7 @@ def _fmt(value: float | None, spec: str) -> str:
     return "-" if value is None or value != value else format(value, spec)
 
 
-def report(env: dict[str, Any], args: argparse.Namespace, results: list[RunResult]) -> dict[str, Any]:
+def _print_environment(env: dict[str, Any]) -> None:
     print()
     print(f"command:   {env['command']}")
     print(f"kafka {env['kafka_version']} (infra/kafka/pom.xml), python {env['python']}, nproc {env['nproc']}, "
@@ -498,6 +745,10 @@ def report(env: dict[str, Any], args: argparse.Namespace, results: list[RunResul
     print(f"code:      {env['git']}")
     print(f"load avg:  start {' '.join(f'{x:.2f}' for x in env['loadavg_start'])}, "
           f"end {' '.join(f'{x:.2f}' for x in env['loadavg_end'])}")
+
+
+def report(env: dict[str, Any], args: argparse.Namespace, results: list[RunResult]) -> dict[str, Any]:
+    _print_environment(env)
     print(f"workload:  {args.events} events x ~{args.size} B, {args.repeat} repetition(s), broker {args.bootstrap}")
     print()
     header = (f"{'rep':>3}  {'run':<11} {'events/s':>9} {'poll ev/s':>9} {'CPU us/ev':>9} {'start s':>7} "
@@ -551,17 +802,80 @@ def report(env: dict[str, Any], args: argparse.Namespace, results: list[RunResul
             "medians": medians, "ratios": ratios}
 
 
+def report_latency(env: dict[str, Any], args: argparse.Namespace, results: list[LatencyResult]) -> dict[str, Any]:
+    _print_environment(env)
+    print(f"workload:  latency: {results[0].events} events x ~{args.size} B per run at {args.latency_rate:g}/s for "
+          f"{args.latency_seconds:g} s (+ {results[0].warmup} warm-up), {args.repeat} repetition(s), "
+          f"broker {args.bootstrap}")
+    print(f"producers: input acks=all linger_ms=0; passthrough acks=all linger_ms={LATENCY_PASSTHROUGH_LINGER_MS}; "
+          "ingestion its defaults (SLUICE_* unset but namespace, broker, port, state dir, log level)")
+    print()
+    header = (f"{'rep':>3}  {'run':<11} {'in ev/s':>8} {'p50 ms':>6} {'p95 ms':>6} {'p99 ms':>6} {'max ms':>6} "
+              f"{'late ms':>7} {'ready s':>7} {'readyz s':>8} {'drain s':>7} {'CPU us/ev':>9} {'RSS MB':>6}")
+    print(header)
+    print("-" * len(header))
+    for r in results:
+        print(f"{r.rep:>3}  {r.kind:<11} {_fmt(r.input_events_per_s, '8.1f')} {_fmt(r.p50_ms, '6.0f')} "
+              f"{_fmt(r.p95_ms, '6.0f')} {_fmt(r.p99_ms, '6.0f')} {_fmt(r.max_ms, '6.0f')} "
+              f"{_fmt(r.behind_max_ms, '7.1f')} {_fmt(r.ready_s, '7.2f')} {_fmt(r.readyz_s, '8.2f'):>8} "
+              f"{_fmt(r.drain_s, '7.2f')} {_fmt(r.cpu_us_per_event, '9.1f')} {_fmt(r.peak_rss_mb, '6.0f'):>6}")
+    print("-" * len(header))
+    medians: dict[str, dict[str, float]] = {}
+    for kind in ("ingestion", "passthrough"):
+        rows = [r for r in results if r.kind == kind]
+        medians[kind] = {name: statistics.median(getattr(r, name) for r in rows)
+                         for name in ("input_events_per_s", "p50_ms", "p95_ms", "p99_ms", "max_ms",
+                                      "cpu_us_per_event")}
+        m = medians[kind]
+        print(f"{'med':>3}  {kind:<11} {_fmt(m['input_events_per_s'], '8.1f')} {_fmt(m['p50_ms'], '6.1f')} "
+              f"{_fmt(m['p95_ms'], '6.1f')} {_fmt(m['p99_ms'], '6.1f')} {_fmt(m['max_ms'], '6.1f')} "
+              f"{'':>7} {'':>7} {'':>8} {'':>7} {_fmt(m['cpu_us_per_event'], '9.1f')}")
+    c, b = medians["ingestion"], medians["passthrough"]
+
+    def ratio(x: float, y: float) -> float:
+        return x / y if y else float("nan")
+
+    ratios = {"p50": ratio(c["p50_ms"], b["p50_ms"]), "p99": ratio(c["p99_ms"], b["p99_ms"])}
+    print()
+    print(f"ratio ingestion/passthrough (medians): p50 {_fmt(ratios['p50'], '.2f')}x, "
+          f"p99 {_fmt(ratios['p99'], '.2f')}x")
+    print("latency: output CreateTime - input CreateTime per event (1 ms stamps, nearest-rank percentiles); "
+          "in ev/s: (N-1) / (last - first send()); late ms: latest send() after its schedule; ready s: process "
+          "start -> warm-up out; readyz s: -> first /readyz 200; drain s: last send() -> all out (0.2 s polls); "
+          "CPU us/ev: subprocess utime+stime from first send() to all out / N")
+    slow = [r for r in results if r.input_events_per_s < 0.98 * r.rate]
+    if slow:
+        print(f"note: {len(slow)} run(s) produced under 98% of the requested {args.latency_rate:g} events/s; "
+              "this machine could not keep the pace")
+    skewed = [r for r in results if r.stamp_skew_ms > 5]
+    if skewed:
+        print(f"note: {len(skewed)} run(s) had input CreateTimes up to "
+              f"{max(r.stamp_skew_ms for r in skewed):.0f} ms away from the wall clock read just before send()")
+    problems = [(r, p) for r in results for p in r.log_problems]
+    if problems:
+        print()
+        print("log lines at WARNING or above (digits collapsed to N):")
+        for r, p in problems:
+            print(f"  rep {r.rep} {r.kind}: {p}")
+    print(f"logs: {Path(results[0].log).parent}")
+    return {"environment": env, "args": vars(args), "results": [asdict(r) for r in results],
+            "medians": medians, "ratios": ratios}
+
+
 # --- main ----------------------------------------------------------------------------------------
 
-async def run_bench(args: argparse.Namespace, workdir: Path) -> list[RunResult]:
+async def run_bench(args: argparse.Namespace, workdir: Path) -> list[Any]:
     from services.runtime.kafka_tools import wait_for_broker
     from services.runtime.topics import load_contract
 
     await wait_for_broker(args.bootstrap, timeout_s=120.0)
     contract = load_contract(None)
-    results: list[RunResult] = []
+    results: list[Any] = []
     for rep in range(1, args.repeat + 1):
-        results.extend(await repetition(args, rep, contract, workdir))
+        if args.latency_rate is not None:
+            results.extend(await latency_repetition(args, rep, contract, workdir))
+        else:
+            results.extend(await repetition(args, rep, contract, workdir))
     return results
 
 
@@ -577,16 +891,24 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--source", help=argparse.SUPPRESS)
     parser.add_argument("--dest", help=argparse.SUPPRESS)
     parser.add_argument("--group", help=argparse.SUPPRESS)
+    parser.add_argument("--linger-ms", type=int, default=PASSTHROUGH_LINGER_MS, help=argparse.SUPPRESS)
+    parser.add_argument("--latency-rate", type=float, default=None,
+                        help="latency mode: produce this many events/s at a steady pace (instead of a backlog)")
+    parser.add_argument("--latency-seconds", type=float, default=30.0,
+                        help="latency mode: for this many seconds per run (default 30)")
     args = parser.parse_args(argv)
     if args.events < 1 or args.repeat < 1 or args.size < 1:
         parser.error("--events, --size and --repeat must be positive")
+    if args.latency_rate is not None and (args.latency_rate <= 0 or args.latency_seconds <= 0
+                                          or round(args.latency_rate * args.latency_seconds) < 1):
+        parser.error("--latency-rate and --latency-seconds must be positive (and give at least one event)")
     return args
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.passthrough_worker:
-        asyncio.run(passthrough_worker(args.bootstrap, args.source, args.dest, args.group))
+        asyncio.run(passthrough_worker(args.bootstrap, args.source, args.dest, args.group, args.linger_ms))
         return 0
     started_broker = False
     try:
@@ -595,7 +917,7 @@ def main(argv: list[str] | None = None) -> int:
         workdir = Path(tempfile.mkdtemp(prefix="ingestion_bench-"))
         results = asyncio.run(run_bench(args, workdir))
         env["loadavg_end"] = os.getloadavg()
-        document = report(env, args, results)
+        document = (report_latency if args.latency_rate is not None else report)(env, args, results)
         if args.json:
             args.json.write_text(json.dumps(document, indent=2, default=str) + "\n")
             print(f"results: {args.json}")

@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import json
 import math
@@ -566,119 +567,120 @@ def sluice_executable() -> str:
     raise BenchError("no `sluice` console script next to this python nor in .venv/bin")
 
 
+@dataclass(frozen=True)
+class BenchNamespace:
+    """The topics one repetition uses, all under a fresh namespace."""
+
+    name: str
+    partitions: int
+    raw: str
+    validated: str
+    deadletter: str
+    passthrough_in: str
+    passthrough_out: str
+
+
+@contextlib.asynccontextmanager
+async def bench_namespace(args: argparse.Namespace, rep: int, contract: Any):
+    """Create a fresh namespace's topics for one repetition and delete them afterwards."""
+    name = f"bench{secrets.token_hex(4)}"
+    partitions = contract.get("turns.raw").partitions
+    try:
+        await create_namespace(args.bootstrap, contract, name, partitions)
+        yield BenchNamespace(
+            name, partitions, contract.physical("turns.raw", name), contract.physical("turns.validated", name),
+            contract.physical("deadletter", name), f"{name}.{PASSTHROUGH_IN}", f"{name}.{PASSTHROUGH_OUT}")
+    finally:
+        try:
+            deleted = await delete_namespace(args.bootstrap, name)
+            print(f"# rep {rep}: deleted {len(deleted)} topics of namespace {name}", flush=True)
+        except Exception as exc:  # noqa: BLE001 - cleanup must not hide the real failure
+            print(f"# rep {rep}: could not delete the topics of {name}: {exc!r}", file=sys.stderr)
+
+
+@contextlib.contextmanager
+def ingestion_env(args: argparse.Namespace, ns: BenchNamespace, workdir: Path):
+    """Environment for the ingestion subprocess (fresh state dir, free port); yields (env, port)."""
+    state_dir = Path(tempfile.mkdtemp(prefix=f"{ns.name}-state-", dir=workdir))
+    port = free_port()
+    try:
+        yield _clean_env({
+            "SLUICE_NAMESPACE": ns.name, "SLUICE_BOOTSTRAP_SERVERS": args.bootstrap,
+            "SLUICE_INGESTION_HTTP_PORT": str(port), "SLUICE_STATE_DIR": str(state_dir),
+            "SLUICE_LOG_LEVEL": "WARNING",
+        }), port
+    finally:
+        shutil.rmtree(state_dir, ignore_errors=True)
+
+
+def passthrough_cmd(args: argparse.Namespace, ns: BenchNamespace, *extra: str) -> list[str]:
+    return [sys.executable, str(Path(__file__).resolve()), "--passthrough-worker",
+            "--bootstrap", args.bootstrap, "--source", ns.passthrough_in, "--dest", ns.passthrough_out,
+            "--group", f"{ns.name}.bench-passthrough", *extra]
+
+
 async def repetition(args: argparse.Namespace, rep: int, contract: Any, workdir: Path) -> list[RunResult]:
     from services.runtime.kafka_tools import produce_records
     from services.runtime.sample_traffic import valid_records
 
-    namespace = f"bench{secrets.token_hex(4)}"
-    raw_spec = contract.get("turns.raw")
-    raw = contract.physical("turns.raw", namespace)
-    validated = contract.physical("turns.validated", namespace)
-    deadletter = contract.physical("deadletter", namespace)
-    p_in, p_out = f"{namespace}.{PASSTHROUGH_IN}", f"{namespace}.{PASSTHROUGH_OUT}"
-    results: list[RunResult] = []
-    try:
-        await create_namespace(args.bootstrap, contract, namespace, raw_spec.partitions)
-        records = valid_records(args.events, pad_to=args.size, legacy_share=0, run_id=namespace)
+    async with bench_namespace(args, rep, contract) as ns:
+        records = valid_records(args.events, pad_to=args.size, legacy_share=0, run_id=ns.name)
         payload = [(r.key, r.value, r.headers) for r in records]
         started = time.monotonic()
-        await produce_records(args.bootstrap, raw, payload)
-        await produce_records(args.bootstrap, p_in, payload)
+        await produce_records(args.bootstrap, ns.raw, payload)
+        await produce_records(args.bootstrap, ns.passthrough_in, payload)
         mean = sum(len(r.value) for r in records) / len(records)
-        print(f"# rep {rep}: namespace {namespace}: pre-loaded {len(records)} records (mean value {mean:.0f} B) "
-              f"into {raw} and {p_in} in {time.monotonic() - started:.1f} s", flush=True)
+        print(f"# rep {rep}: namespace {ns.name}: pre-loaded {len(records)} records (mean value {mean:.0f} B) "
+              f"into {ns.raw} and {ns.passthrough_in} in {time.monotonic() - started:.1f} s", flush=True)
 
         event_ids = {r.event_id.encode() for r in records}
-        state_dir = Path(tempfile.mkdtemp(prefix=f"{namespace}-state-", dir=workdir))
-        port = free_port()
-        candidate_env = _clean_env({
-            "SLUICE_NAMESPACE": namespace, "SLUICE_BOOTSTRAP_SERVERS": args.bootstrap,
-            "SLUICE_INGESTION_HTTP_PORT": str(port), "SLUICE_STATE_DIR": str(state_dir),
-            "SLUICE_LOG_LEVEL": "WARNING",
-        })
-        try:
+        results: list[RunResult] = []
+        with ingestion_env(args, ns, workdir) as (candidate_env, port):
             results.append(await measure(
-                "ingestion", rep, namespace, [sluice_executable(), "run", "ingestion"], candidate_env,
-                bootstrap=args.bootstrap, out_topic=validated, fail_topics=[deadletter], expected=event_ids,
+                "ingestion", rep, ns.name, [sluice_executable(), "run", "ingestion"], candidate_env,
+                bootstrap=args.bootstrap, out_topic=ns.validated, fail_topics=[ns.deadletter], expected=event_ids,
                 identity=lambda r: json.loads(r.value)["turn_id"].encode(), n=args.events,
                 timeout_s=args.timeout, log_path=workdir / f"rep{rep}-ingestion.log", http_port=port))
-        finally:
-            shutil.rmtree(state_dir, ignore_errors=True)
-
-        worker_cmd = [sys.executable, str(Path(__file__).resolve()), "--passthrough-worker",
-                      "--bootstrap", args.bootstrap, "--source", p_in, "--dest", p_out,
-                      "--group", f"{namespace}.bench-passthrough"]
         results.append(await measure(
-            "passthrough", rep, namespace, worker_cmd, _clean_env({}),
-            bootstrap=args.bootstrap, out_topic=p_out, fail_topics=[], expected={r.value for r in records},
-            identity=lambda r: r.value, n=args.events, timeout_s=args.timeout,
-            log_path=workdir / f"rep{rep}-passthrough.log"))
+            "passthrough", rep, ns.name, passthrough_cmd(args, ns), _clean_env({}),
+            bootstrap=args.bootstrap, out_topic=ns.passthrough_out, fail_topics=[],
+            expected={r.value for r in records}, identity=lambda r: r.value, n=args.events,
+            timeout_s=args.timeout, log_path=workdir / f"rep{rep}-passthrough.log"))
         return results
-    finally:
-        try:
-            deleted = await delete_namespace(args.bootstrap, namespace)
-            print(f"# rep {rep}: deleted {len(deleted)} topics of namespace {namespace}", flush=True)
-        except Exception as exc:  # noqa: BLE001 - cleanup must not hide the real failure
-            print(f"# rep {rep}: could not delete the topics of {namespace}: {exc!r}", file=sys.stderr)
 
 
 async def latency_repetition(args: argparse.Namespace, rep: int, contract: Any, workdir: Path) -> list[LatencyResult]:
     from services.runtime.sample_traffic import valid_records
 
-    namespace = f"bench{secrets.token_hex(4)}"
-    raw_spec = contract.get("turns.raw")
-    raw = contract.physical("turns.raw", namespace)
-    validated = contract.physical("turns.validated", namespace)
-    deadletter = contract.physical("deadletter", namespace)
-    p_in, p_out = f"{namespace}.{PASSTHROUGH_IN}", f"{namespace}.{PASSTHROUGH_OUT}"
-    results: list[LatencyResult] = []
-    try:
-        await create_namespace(args.bootstrap, contract, namespace, raw_spec.partitions)
+    async with bench_namespace(args, rep, contract) as ns:
         n = round(args.latency_rate * args.latency_seconds)
-        records = valid_records(n, pad_to=args.size, legacy_share=0, run_id=namespace)
-        warm = valid_records(raw_spec.partitions, pad_to=args.size, legacy_share=0, run_id=f"{namespace}-warmup")
+        records = valid_records(n, pad_to=args.size, legacy_share=0, run_id=ns.name)
+        warm = valid_records(ns.partitions, pad_to=args.size, legacy_share=0, run_id=f"{ns.name}-warmup")
         payload = [(r.key, r.value, r.headers) for r in records]
         warmup = [(r.key, r.value, r.headers) for r in warm]
         mean = sum(len(r.value) for r in records) / len(records)
-        print(f"# rep {rep}: namespace {namespace}: {n} records (mean value {mean:.0f} B) at "
-              f"{args.latency_rate:g}/s into {raw}, then the same into {p_in}", flush=True)
+        print(f"# rep {rep}: namespace {ns.name}: {n} records (mean value {mean:.0f} B) at "
+              f"{args.latency_rate:g}/s into {ns.raw}, then the same into {ns.passthrough_in}", flush=True)
 
-        state_dir = Path(tempfile.mkdtemp(prefix=f"{namespace}-state-", dir=workdir))
-        port = free_port()
-        candidate_env = _clean_env({
-            "SLUICE_NAMESPACE": namespace, "SLUICE_BOOTSTRAP_SERVERS": args.bootstrap,
-            "SLUICE_INGESTION_HTTP_PORT": str(port), "SLUICE_STATE_DIR": str(state_dir),
-            "SLUICE_LOG_LEVEL": "WARNING",
-        })
-        try:
+        results: list[LatencyResult] = []
+        with ingestion_env(args, ns, workdir) as (candidate_env, port):
             results.append(await measure_latency(
-                "ingestion", rep, namespace, [sluice_executable(), "run", "ingestion"], candidate_env,
-                bootstrap=args.bootstrap, in_topic=raw, out_topic=validated, fail_topics=[deadletter],
-                partitions=raw_spec.partitions, payload=payload, warmup=warmup,
+                "ingestion", rep, ns.name, [sluice_executable(), "run", "ingestion"], candidate_env,
+                bootstrap=args.bootstrap, in_topic=ns.raw, out_topic=ns.validated, fail_topics=[ns.deadletter],
+                partitions=ns.partitions, payload=payload, warmup=warmup,
                 in_identity=lambda key, value: json.loads(value)["event_id"],
                 out_identity=lambda key, value: json.loads(value)["turn_id"],
                 rate=args.latency_rate, timeout_s=args.timeout,
                 log_path=workdir / f"rep{rep}-ingestion-latency.log", http_port=port))
-        finally:
-            shutil.rmtree(state_dir, ignore_errors=True)
-
-        worker_cmd = [sys.executable, str(Path(__file__).resolve()), "--passthrough-worker",
-                      "--bootstrap", args.bootstrap, "--source", p_in, "--dest", p_out,
-                      "--group", f"{namespace}.bench-passthrough", "--linger-ms", str(LATENCY_PASSTHROUGH_LINGER_MS)]
         results.append(await measure_latency(
-            "passthrough", rep, namespace, worker_cmd, _clean_env({}),
-            bootstrap=args.bootstrap, in_topic=p_in, out_topic=p_out, fail_topics=[],
-            partitions=raw_spec.partitions, payload=payload, warmup=warmup,
+            "passthrough", rep, ns.name,
+            passthrough_cmd(args, ns, "--linger-ms", str(LATENCY_PASSTHROUGH_LINGER_MS)), _clean_env({}),
+            bootstrap=args.bootstrap, in_topic=ns.passthrough_in, out_topic=ns.passthrough_out, fail_topics=[],
+            partitions=ns.partitions, payload=payload, warmup=warmup,
             in_identity=lambda key, value: (key, value), out_identity=lambda key, value: (key, value),
             rate=args.latency_rate, timeout_s=args.timeout,
             log_path=workdir / f"rep{rep}-passthrough-latency.log"))
         return results
-    finally:
-        try:
-            deleted = await delete_namespace(args.bootstrap, namespace)
-            print(f"# rep {rep}: deleted {len(deleted)} topics of namespace {namespace}", flush=True)
-        except Exception as exc:  # noqa: BLE001 - cleanup must not hide the real failure
-            print(f"# rep {rep}: could not delete the topics of {namespace}: {exc!r}", file=sys.stderr)
 
 
 # --- report --------------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ RUN pip install --no-cache-dir . \
 # The installed package lives in site-packages, away from the repo layout, so point the
 # runtime at the topic contract explicitly.
 ENV SLUICE_CONTRACT_PATH=/app/contracts/topics.yaml \
+    SLUICE_INFERENCE_MODEL_CONTRACTS_DIR=/app/contracts/models \
     SLUICE_STATE_DIR=/tmp/sluice-state
 
 # numeric so that runtimes enforcing runAsNonRoot can verify it (10001 = sluice)

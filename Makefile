@@ -1,14 +1,16 @@
 # Sluice developer entry points. The two a newcomer needs: `make demo` and `make test`.
 PY := .venv/bin/python
 KAFKA := infra/kafka/kafka.sh
+TRITON := infra/triton/triton.sh
 
 .PHONY: setup demo test test-unit test-integration kafka-up kafka-down kafka-status kafka-logs topics \
-        topics-verify up down contracts contracts-check compose-check bench clean
+        topics-verify up down contracts contracts-check compose-check bench clean \
+        triton-up triton-down triton-status triton-logs models
 
-setup:            ## venv + dependencies + Kafka jars (idempotent)
+setup:            ## venvs + dependencies + Kafka jars + Triton, models and model repository (idempotent)
 	@bash infra/setup.sh
 
-demo: setup       ## Kafka + all services + sample traffic, with a live view; stops what it started
+demo: setup       ## Kafka + Triton + all services + sample traffic, with a live view; stops what it started
 	@$(PY) infra/demo.py
 
 test: setup       ## every test: unit, contracts, compose, and integration on a real broker the tests start
@@ -31,6 +33,21 @@ kafka-status:
 
 kafka-logs:
 	@$(KAFKA) logs 100
+
+triton-up: setup  ## start Triton on the CPU (gRPC 127.0.0.1:18001); SLUICE_TRITON_INSTANCE_KIND=gpu for GPUs
+	@$(TRITON) start
+
+triton-down:
+	@$(TRITON) stop
+
+triton-status:
+	@$(TRITON) status
+
+triton-logs:
+	@$(TRITON) logs 100
+
+models: setup     ## rebuild the models whose inputs changed and re-assemble the Triton model repository
+	@$(PY) -m infra.models.build
 
 topics: setup     ## create or verify every topic of contracts/topics.yaml
 	@$(PY) -m services.runtime.cli topics bootstrap
@@ -57,5 +74,6 @@ bench: setup      ## ingestion vs bare aiokafka passthrough, same broker, same r
 	@$(PY) infra/bench/ingestion_bench.py
 
 clean:            ## remove local state (Kafka data, service state); keeps venv and jar cache
+	@$(TRITON) stop || true
 	@$(KAFKA) stop || true
 	rm -rf .data

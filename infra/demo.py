@@ -1,4 +1,4 @@
-"""The one-command demo: Kafka + every service + sample traffic, a live view, and an exact accounting.
+"""The one-command demo: Kafka + Triton + every service + sample traffic, a live view, an exact accounting.
 
     make demo            # start what is not running, stream, verify, stop what it started
     make up / make down  # just start / stop the local stack in the background
@@ -25,18 +25,22 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from schemas.dead_letter.v1 import DeadLetterV1  # noqa: E402
+from schemas.prediction.v1 import PredictionV1  # noqa: E402
 from schemas.validated_turn.v1 import ValidatedTurnV1  # noqa: E402
 from services.runtime.bootstrap import bootstrap_topics  # noqa: E402
 from services.runtime.deadletter import original_key  # noqa: E402
 from services.runtime.kafka_tools import collect, end_offsets, produce_records  # noqa: E402
-from services.runtime.sample_traffic import malformed_records, valid_records  # noqa: E402
+from services.runtime.sample_traffic import PII_CANARIES, malformed_records, valid_records  # noqa: E402
 from services.runtime.settings import RuntimeSettings  # noqa: E402
 from services.runtime.topics import load_contract  # noqa: E402
 
 KAFKA = REPO / "infra" / "kafka" / "kafka.sh"
+TRITON = REPO / "infra" / "triton" / "triton.sh"
 RUN_DIR = REPO / ".data" / "services"
-# service -> HTTP port (health, readiness, metrics); grows as services are added.
-SERVICES = {"ingestion": 8081}
+# service -> HTTP port (health, readiness, metrics), in pipeline order; grows as services are added.
+SERVICES = {"ingestion": 8081, "features": 8082, "inference": 8083}
+# stage topic -> the service that consumes it (for the lag column of the live view)
+STAGES = (("turns.validated", "ingestion"), ("features", "features"), ("predictions", "inference"))
 
 
 def say(message: str) -> None:
@@ -45,6 +49,10 @@ def say(message: str) -> None:
 
 def kafka_running() -> bool:
     return subprocess.run([str(KAFKA), "status"], capture_output=True).returncode == 0
+
+
+def triton_running() -> bool:
+    return subprocess.run([str(TRITON), "status"], capture_output=True).returncode == 0
 
 
 def http_get(port: int, path: str) -> tuple[int, bytes]:
@@ -111,12 +119,17 @@ def stop_service(service: str, process: subprocess.Popen | None = None) -> None:
     say(f"stopped {service}")
 
 
-def bring_up() -> tuple[bool, dict[str, subprocess.Popen]]:
-    """Start Kafka, topics and services that are not already running; say what was started."""
-    started_kafka = False
-    if not kafka_running():
-        subprocess.run([str(KAFKA), "start"], check=True)
-        started_kafka = True
+def bring_up() -> tuple[list[Path], dict[str, subprocess.Popen]]:
+    """Start Kafka, Triton, topics and services that are not already running; say what was started."""
+    started_servers = []
+    for name, script, running in (("kafka", KAFKA, kafka_running), ("triton", TRITON, triton_running)):
+        if running():
+            say(f"{name}: already running")
+            continue
+        t0 = time.monotonic()
+        subprocess.run([str(script), "start"], check=True)
+        started_servers.append(script)
+        say(f"{name}: started, ready in {time.monotonic() - t0:.1f}s")
     settings = RuntimeSettings()
     contract = load_contract(settings.contract_path)
     namespace = settings.namespace or contract.namespace
@@ -136,7 +149,7 @@ def bring_up() -> tuple[bool, dict[str, subprocess.Popen]]:
         t0 = time.monotonic()
         started[service] = start_service(service, port)
         say(f"{service}: started, ready in {time.monotonic() - t0:.1f}s (log: .data/services/{service}.log)")
-    return started_kafka, started
+    return started_servers, started
 
 
 def metric(port: int, name: str, **labels: str) -> float:
@@ -153,63 +166,81 @@ async def stream_and_verify(valid_count: int, malformed_count: int, duplicates: 
     contract = load_contract(settings.contract_path)
     namespace = settings.namespace or contract.namespace
     bootstrap = settings.bootstrap_servers
-    raw, validated_topic, dlq = (contract.physical(n, namespace) for n in ("turns.raw", "turns.validated",
-                                                                            "deadletter"))
-    start_validated = await end_offsets(bootstrap, [validated_topic])
-    start_dlq = await end_offsets(bootstrap, [dlq])
+    topic = {name: contract.physical(name, namespace)
+             for name in ("turns.raw", "turns.validated", "features", "predictions", "deadletter")}
+    start = {name: await end_offsets(bootstrap, [physical]) for name, physical in topic.items()}
     run_id = uuid.uuid4().hex[:10]
     valid = valid_records(valid_count, seed=int(run_id[:6], 16), run_id=run_id)
     bad = malformed_records(malformed_count, seed=int(run_id[:6], 16) + 1, run_id=run_id,
                             max_message_bytes=settings.max_message_bytes)
     records = valid + bad + valid[:duplicates]
-    say(f"\nproducing {len(records)} records to {raw} with a plain Kafka client: {len(valid)} valid turns, "
-        f"{len(bad)} malformed (every kind), {min(duplicates, len(valid))} duplicates (run {run_id})")
+    say(f"\nproducing {len(records)} records to {topic['turns.raw']} with a plain Kafka client: {len(valid)} valid "
+        f"turns (some with seeded personal data), {len(bad)} malformed (every kind), "
+        f"{min(duplicates, len(valid))} duplicates (run {run_id})")
     t0 = time.monotonic()
-    await produce_records(bootstrap, raw, [(r.key, r.value, r.headers) for r in records])
+    await produce_records(bootstrap, topic["turns.raw"], [(r.key, r.value, r.headers) for r in records])
     say(f"produced in {time.monotonic() - t0:.1f}s\n")
 
-    say(f"{'t':>5}  {'validated':>9}  {'dead-lettered':>13}  {'duplicates skipped':>18}  {'lag':>5}")
-    port = SERVICES["ingestion"]
-    base_skipped = None
-    deadline = time.monotonic() + 180
+    async def produced(name: str) -> int:
+        return sum((await end_offsets(bootstrap, [topic[name]])).values()) - sum(start[name].values())
+
+    say(f"{'t':>5}  {'validated':>9}  {'features':>8}  {'predictions':>11}  {'dead-lettered':>13}  "
+        f"{'duplicates':>10}  {'lag (validate/featurize/infer)':>30}")
+    deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
-        done_v = sum((await end_offsets(bootstrap, [validated_topic])).values()) - sum(start_validated.values())
-        done_d = sum((await end_offsets(bootstrap, [dlq])).values()) - sum(start_dlq.values())
-        skipped = metric(port, "sluice_messages_skipped_total", reason="duplicate")
-        base_skipped = skipped if base_skipped is None else base_skipped
-        lag = metric(port, "sluice_consumer_lag_messages", topic="turns.raw")
-        say(f"{time.monotonic() - t0:5.1f}  {done_v:9d}  {done_d:13d}  {int(skipped):18d}  {int(lag):5d}")
-        if done_v >= len(valid) and done_d >= len(bad):
+        counts = [await produced(name) for name in ("turns.validated", "features", "predictions", "deadletter")]
+        skipped = metric(SERVICES["ingestion"], "sluice_messages_skipped_total", reason="duplicate")
+        lags = [int(metric(SERVICES[service], "sluice_consumer_lag_messages")) for _, service in STAGES]
+        say(f"{time.monotonic() - t0:5.1f}  {counts[0]:9d}  {counts[1]:8d}  {counts[2]:11d}  {counts[3]:13d}  "
+            f"{int(skipped):10d}  {' / '.join(map(str, lags)):>30}")
+        if counts[2] >= len(valid) and counts[3] >= len(bad):
             break
         await asyncio.sleep(1.0)
+    elapsed = time.monotonic() - t0
 
-    out = await collect(bootstrap, validated_topic, start_validated, expect=len(valid), timeout_s=30, settle_s=1.5)
-    letters = await collect(bootstrap, dlq, start_dlq, expect=len(bad), timeout_s=30, settle_s=1.5)
-    turns = [ValidatedTurnV1.model_validate_json(r.value) for r in out]
+    out = await collect(bootstrap, topic["predictions"], start["predictions"], expect=len(valid), timeout_s=30,
+                        settle_s=1.5)
+    features = await collect(bootstrap, topic["features"], start["features"], expect=len(valid), timeout_s=30,
+                             settle_s=0.5)
+    letters = await collect(bootstrap, topic["deadletter"], start["deadletter"], expect=len(bad), timeout_s=30,
+                            settle_s=1.5)
+    predictions = [PredictionV1.model_validate_json(r.value) for r in out]
     dead = [DeadLetterV1.model_validate_json(r.value) for r in letters]
-    ours = [t for t in turns if t.turn_id.startswith(run_id)]
-    ok_valid = len(ours) == len(valid) and {t.turn_id for t in ours} == {r.event_id for r in valid}
+    ours = [p for p in predictions if p.turn_id.startswith(run_id)]
+    unique = {p.event_id for p in ours}
+    ok_valid = len(ours) == len(valid) == len(unique) and {p.turn_id for p in ours} == {r.event_id for r in valid}
     # Only this run's dead letters: every sample record is keyed by a conversation id that holds the run id.
     got_reasons = Counter(d.reason_code.value for d in dead
                           if run_id in (original_key(d) or b"").decode(errors="replace"))
     want_reasons = Counter(r.expected.value for r in bad)
     ok_dlq = got_reasons == want_reasons
+    downstream = [r.value.lower() for r in out + features if run_id.encode() in r.value]
+    leaks = {value: sum(value.encode() in v for v in downstream) for value in PII_CANARIES}
+    seeded = sum(any(value.encode() in r.value for value in PII_CANARIES) for r in valid)
+    ok_pii = not any(leaks.values())
 
-    say("\naccounting")
-    say(f"  validated turns   {len(ours):5d} / {len(valid)} expected, {len({t.turn_id for t in ours})} unique"
+    say(f"\naccounting (raw -> prediction in {elapsed:.1f}s, {len(valid) / elapsed:.0f} turns/s)")
+    say(f"  predictions       {len(ours):5d} / {len(valid)} expected, {len(unique)} unique ids"
         f"  {'OK' if ok_valid else 'MISMATCH'}")
     say(f"  dead letters      {sum(got_reasons.values()):5d} / {len(bad)} expected  {'OK' if ok_dlq else 'MISMATCH'}")
     for reason in sorted(want_reasons):
         say(f"    {reason:20} {got_reasons.get(reason, 0):4d} / {want_reasons[reason]}")
     say(f"  duplicates        {min(duplicates, len(valid))} sent twice, passed once")
-    say("\na few validated turns")
-    for turn in ours[:3]:
-        say(f"  {turn.conversation_id} #{turn.turn_index} {turn.role.value:8} {turn.language:5} "
-            f"{turn.channel.value:5} {turn.text[:60]!r}  normalizations={turn.normalizations}")
+    say(f"  personal data     {seeded} turns carried seeded values; found downstream of features: "
+        f"{sum(leaks.values())}  {'OK' if ok_pii else 'LEAK'}")
+    verdicts = Counter((o.task, o.label) for p in ours for o in p.outputs if o.deployment.value == "champion")
+    for task in sorted({t for t, _ in verdicts}):
+        mix = ", ".join(f"{label} {n}" for (t, label), n in verdicts.most_common() if t == task)
+        say(f"  {task:10} {mix}")
+    say("\na few predictions")
+    for p in [p for p in ours if p.pii][:2] + [p for p in ours if not p.pii][:2]:
+        labels = " ".join(f"{o.task}={o.label}({o.confidence:.2f})" for o in p.outputs
+                          if o.deployment.value == "champion")
+        say(f"  {p.role.value:8} {p.redacted_text[:70]!r}\n           {labels}")
     say("a few dead letters")
     for letter in dead[:3]:
         say(f"  {letter.reason_code.value:15} {letter.reason[:90]}")
-    return ok_valid and ok_dlq
+    return ok_valid and ok_dlq and ok_pii
 
 
 def main() -> int:
@@ -222,12 +253,13 @@ def main() -> int:
     parser.add_argument("--keep-running", action="store_true", help="leave what the demo started running")
     args = parser.parse_args()
     if args.down:
-        for service in SERVICES:
+        for service in reversed(SERVICES):
             stop_service(service)
+        subprocess.run([str(TRITON), "stop"], check=False)
         subprocess.run([str(KAFKA), "stop"], check=False)
         return 0
     t0 = time.monotonic()
-    started_kafka, started = bring_up()
+    started_servers, started = bring_up()
     say(f"stack up in {time.monotonic() - t0:.1f}s")
     if args.up:
         return 0
@@ -235,10 +267,10 @@ def main() -> int:
         ok = asyncio.run(stream_and_verify(args.valid, args.malformed, args.duplicates))
     finally:
         if not args.keep_running:
-            for service, process in started.items():
+            for service, process in reversed(started.items()):
                 stop_service(service, process)
-            if started_kafka:
-                subprocess.run([str(KAFKA), "stop"], check=False)
+            for script in reversed(started_servers):
+                subprocess.run([str(script), "stop"], check=False)
     say(f"\ndemo {'PASSED' if ok else 'FAILED'} in {time.monotonic() - t0:.1f}s")
     return 0 if ok else 1
 

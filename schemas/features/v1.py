@@ -35,3 +35,8 @@ class FeaturesV1(EventModel):
     context_turn_ids: list[str] = Field(
         default_factory=list, description="Earlier turns of the conversation the features took into account."
     )
+    context_text: str = Field(
+        default="",
+        description="Redacted text of those earlier turns (at most a few, oldest first), one '<role>: <text>' line "
+        "each; empty for a conversation's first turn. Models read it to judge a turn in its conversation.",
+    )

@@ -12,7 +12,7 @@ from collections import Counter
 
 from aiokafka.errors import KafkaConnectionError
 
-SERVICES = ("ingestion",)
+SERVICES = ("ingestion", "features", "inference")
 
 
 class CliError(Exception):

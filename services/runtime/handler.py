@@ -42,6 +42,8 @@ class HandlerContext:
     partition: int
     offset: int
     source_schema: str = ""  # schema id the event arrived in, before upcasting (e.g. 'raw_turn/v1')
+    # What the route's fetcher returned for this event (e.g. model outputs); None for routes without one.
+    fetched: Any = None
 
 
 class Rejected(Exception):

@@ -43,5 +43,10 @@ class ServiceMetrics:
         self.in_flight = Gauge("sluice_in_flight_messages", "Messages handled but not yet acknowledged.",
                                ["service"], registry=self.registry)
 
+        self.dependency_available = Gauge(
+            "sluice_dependency_available", "1 while a route's fetch dependency (e.g. Triton) answers, else 0.",
+            ["service", "dependency"], registry=self.registry,
+        )
+
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

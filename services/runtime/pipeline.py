@@ -12,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -24,6 +25,7 @@ from schemas import EventModel
 from schemas.dead_letter.v1 import DeadLetterReason
 from services.runtime.codec import DecodeError, decode_with_source, encode
 from services.runtime.deadletter import InboundMessage, dead_letter_for
+from services.runtime.fetch import FetchFailed
 from services.runtime.handler import Handler, HandlerContext, HandlerResult, Rejected, TransientError
 from services.runtime.metrics import ServiceMetrics
 from services.runtime.topics import TopicContract
@@ -53,6 +55,16 @@ class Publication:
     key: bytes | None
     value: bytes
     headers: list[tuple[str, bytes]]
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """A consumed message after the decode edge: the event, or the dead letter that replaces it."""
+
+    message: InboundMessage
+    event: EventModel | None
+    source_schema: str
+    dead_letter: "Outcome | None"
 
 
 @dataclass(frozen=True)
@@ -108,9 +120,8 @@ class Pipeline:
     def physical(self, logical: str) -> str:
         return self.contract.physical(logical, self.namespace)
 
-    async def process(self, message: InboundMessage, state: Mapping[str, Any]) -> Outcome:
-        started = time.perf_counter()
-        self._consumed.inc()
+    @contextmanager
+    def _span(self, message: InboundMessage) -> Iterator[trace.Span]:
         with self.tracer.start_as_current_span(
             f"{self.service} process {self.source}",
             context=extract_context(message.headers),
@@ -122,20 +133,63 @@ class Pipeline:
                 "messaging.kafka.message.offset": message.offset,
             },
         ) as span:
-            outcome = await self._process(message, state, span)
+            yield span
+
+    async def process(self, message: InboundMessage, state: Mapping[str, Any]) -> Outcome:
+        """Decode, handle and encode one message (routes without a fetcher)."""
+        started = time.perf_counter()
+        self._consumed.inc()
+        with self._span(message) as span:
+            decoded = self._decode(message, span)
+            outcome = decoded.dead_letter or await self._handle(decoded, state, span)
         self._handler_seconds.observe(time.perf_counter() - started)
         return outcome
 
-    async def _process(self, message: InboundMessage, state: Mapping[str, Any], span: trace.Span) -> Outcome:
+    def decode(self, message: InboundMessage) -> Decoded:
+        """Decode one message of a batch; a failure is dead-lettered here, in a span of its own."""
+        self._consumed.inc()
+        try:
+            return self._decode(message, None)
+        except DecodeError as exc:
+            with self._span(message) as span:
+                return Decoded(message, None, "", self._dead_letter(message, span, exc.code, exc.reason,
+                                                                    field_errors=exc.field_errors))
+
+    async def handle(self, decoded: Decoded, state: Mapping[str, Any], fetched: Any = None) -> Outcome:
+        """Run the handler on a decoded event of a batch, with what the route's fetcher returned for it."""
+        if decoded.dead_letter is not None:
+            return decoded.dead_letter
+        started = time.perf_counter()
+        with self._span(decoded.message) as span:
+            if isinstance(fetched, FetchFailed):
+                span.set_attribute("sluice.event_id", decoded.event.event_id)
+                outcome = self._dead_letter(decoded.message, span, DeadLetterReason.HANDLER_ERROR,
+                                            f"dependency refused this input: {fetched.reason}")
+            else:
+                outcome = await self._handle(decoded, state, span, fetched)
+        self._handler_seconds.observe(time.perf_counter() - started)
+        return outcome
+
+    def _decode(self, message: InboundMessage, span: trace.Span | None) -> Decoded:
+        """The event, or (with a span) its dead letter; without a span a DecodeError propagates."""
         try:
             event, source_schema = decode_with_source(message.value, message.headers, self.source_spec,
                                                       self.max_message_bytes)
         except DecodeError as exc:
-            return self._dead_letter(message, span, exc.code, exc.reason, field_errors=exc.field_errors)
+            if span is None:
+                raise
+            return Decoded(message, None, "", self._dead_letter(message, span, exc.code, exc.reason,
+                                                                field_errors=exc.field_errors))
+        return Decoded(message, event, source_schema, None)
+
+    async def _handle(self, decoded: Decoded, state: Mapping[str, Any], span: trace.Span,
+                      fetched: Any = None) -> Outcome:
+        message, event = decoded.message, decoded.event
         span.set_attribute("sluice.event_id", event.event_id)
         context = HandlerContext(
             service=self.service, now=self.clock(), source_topic=self.source,
-            partition=message.partition, offset=message.offset, source_schema=source_schema,
+            partition=message.partition, offset=message.offset, source_schema=decoded.source_schema,
+            fetched=fetched,
         )
         attempt = 1
         while True:

@@ -26,6 +26,16 @@ _CUSTOMER = [
     "Someone used my card for purchases I did not make",
     "I'd like to upgrade to the unlimited data plan",
 ]
+# Customer turns carrying seeded personal data; PII_CANARIES must never appear downstream of features.
+_CUSTOMER_WITH_PII = [
+    ("my card number is 4539 1488 0343 6467 and it was charged twice", "4539 1488 0343 6467"),
+    ("you can reach me at priya.raman@example.org if the line drops", "priya.raman@example.org"),
+    ("the card is four five three nine one four eight eight oh three four three six four six seven",
+     "four five three nine one four eight eight oh three four three six four six seven"),
+    ("hi this is margaret o'neill calling about my bill", "margaret o'neill"),
+    ("call me back on 415-555-0132 please", "415-555-0132"),
+]
+PII_CANARIES = tuple(value for _, value in _CUSTOMER_WITH_PII)
 _AGENT = [
     "thank you for calling, how can I help you today",
     "I'm sorry about that, let me look into your account",
@@ -50,7 +60,10 @@ def _turn(rng: random.Random, run_id: str, index: int, pad_to: int | None) -> di
     conversation = f"{run_id}-conv-{index // 6:05d}"
     turn_index = index % 6
     role = "customer" if turn_index % 2 == 0 else "agent"
-    text = rng.choice(_CUSTOMER if role == "customer" else _AGENT)
+    if role == "customer" and rng.random() < 0.25:
+        text = rng.choice(_CUSTOMER_WITH_PII)[0]
+    else:
+        text = rng.choice(_CUSTOMER if role == "customer" else _AGENT)
     start = datetime(2026, 11, 27, 9, 0, tzinfo=timezone.utc) + timedelta(seconds=index * 7)
     turn = {
         "event_id": f"{run_id}-{index:07d}",

@@ -22,6 +22,7 @@ from opentelemetry.sdk.trace import TracerProvider
 
 from services.runtime import faust_fixes
 from services.runtime.deadletter import InboundMessage
+from services.runtime.fetch import BatchPolicy, Fetcher, FetchRunner, MicroBatcher
 from services.runtime.handler import Handler
 from services.runtime.metrics import CONTENT_TYPE_LATEST, ServiceMetrics
 from services.runtime.pipeline import Outcome, Pipeline, RetryPolicy, utc_now
@@ -37,11 +38,17 @@ PROMETHEUS_CONTENT_TYPE = CONTENT_TYPE_LATEST.split(";")[0] + "; version=0.0.4"
 
 @dataclass(frozen=True)
 class Route:
-    """Consume `source` (a logical topic) with `handler`, optionally reading and writing `state`."""
+    """Consume `source` (a logical topic) with `handler`, optionally reading and writing `state`.
+
+    With a `fetcher`, records are micro-batched (`batch`) and the fetcher's I/O (model calls) runs
+    once per batch before the handler sees each event (see services/runtime/fetch.py).
+    """
 
     source: str
     handler: Handler
     state: str | None = None
+    fetcher: Fetcher | None = None
+    batch: BatchPolicy = BatchPolicy()
 
 
 PageInstaller = Callable[[faust.App, "StreamService"], None]
@@ -63,6 +70,7 @@ class StreamService:
     state_views: dict[str, TtlState] = field(init=False, default_factory=dict)
     _agents_started: int = field(init=False, default=0)
     _finished: set[tuple[str, int, int]] = field(init=False, default_factory=set)
+    _unavailable: set[str] = field(init=False, default_factory=set)
 
     def __post_init__(self) -> None:
         self.contract = load_contract(self.settings.contract_path)
@@ -172,25 +180,72 @@ class StreamService:
             allow_empty=True,
         )
 
-        async def agent(stream: faust.StreamT) -> None:
-            self._agents_started += 1
-            async for event in stream.noack().events():
-                try:
-                    await self._handle(pipeline, state, event)
-                except Exception as exc:  # noqa: BLE001
-                    fail_stop(f"{self.name}: unexpected runtime failure on {pipeline_source(event)}", exc)
+        if route.fetcher is not None:
+            agent = self._batched_agent(pipeline, state, route)
+        else:
+            async def agent(stream: faust.StreamT) -> None:
+                self._agents_started += 1
+                async for event in stream.noack().events():
+                    try:
+                        await self._handle(pipeline, state, event)
+                    except Exception as exc:  # noqa: BLE001
+                        fail_stop(f"{self.name}: unexpected runtime failure on {pipeline_source(event)}", exc)
 
         app.agent(topic, name=f"{self.name}.{route.source}", concurrency=1)(agent)
 
+    def _batched_agent(self, pipeline: Pipeline, state: TtlState, route: Route) -> Callable[..., Any]:
+        dependency = f"{route.source}-fetch"
+        available = self.metrics.dependency_available.labels(self.name, dependency)
+        available.set(1)
+
+        def on_availability(up: bool) -> None:
+            available.set(1 if up else 0)
+            (self._unavailable.discard if up else self._unavailable.add)(dependency)
+
+        runner = FetchRunner(f"{self.name} {route.source}", route.fetcher, route.batch, on_availability)
+
+        async def process(events: list[faust.EventT]) -> None:
+            await self._handle_batch(pipeline, state, runner, events)
+
+        def failed(exc: BaseException) -> None:
+            fail_stop(f"{self.name}: unexpected runtime failure in a batch of {route.source}", exc)
+
+        async def agent(stream: faust.StreamT) -> None:
+            self._agents_started += 1
+            batcher = MicroBatcher(route.batch.max_size, route.batch.max_wait_s, process, failed)
+            try:
+                async for event in stream.noack().events():
+                    await batcher.add(event)
+            except Exception as exc:  # noqa: BLE001
+                failed(exc)
+            finally:
+                batcher.cancel()
+
+        return agent
+
+    async def _handle_batch(self, pipeline: Pipeline, state: TtlState, runner: FetchRunner,
+                            events: list[faust.EventT]) -> None:
+        inbound = [_inbound(event) for event in events]
+        decoded = [pipeline.decode(message) for message in inbound]
+        to_fetch = [item.event for item in decoded if item.event is not None]
+        with self.tracer.start_as_current_span(f"{self.name} fetch {pipeline.source}",
+                                               attributes={"sluice.batch_size": len(to_fetch)}):
+            fetched = iter(await runner.fetch(to_fetch))
+        for event, message, item in zip(events, inbound, decoded):
+            now = utc_now().timestamp()
+            outcome = await pipeline.handle(item, state.at(now), next(fetched) if item.event is not None else None)
+            await self._finish(pipeline, state, event, message, outcome, now)
+
     async def _handle(self, pipeline: Pipeline, state: TtlState, event: faust.EventT) -> None:
-        message = event.message
-        inbound = InboundMessage(
-            topic=message.topic, partition=message.partition, offset=message.offset,
-            timestamp=message.timestamp, key=message.key, value=message.value,
-            headers=tuple(_normalize_headers(message.headers)),
-        )
+        inbound = _inbound(event)
         now = utc_now().timestamp()
         outcome = await pipeline.process(inbound, state.at(now))
+        await self._finish(pipeline, state, event, inbound, outcome, now)
+
+    async def _finish(self, pipeline: Pipeline, state: TtlState, event: faust.EventT, inbound: InboundMessage,
+                      outcome: Outcome, now: float) -> None:
+        """Write state locally, publish the outcome, and ack the record once every publication is confirmed."""
+        message = event.message
         for key, value in outcome.state_updates.items():
             state.write(key, value, message.partition, now)
         self._record_lag(pipeline.source, message)
@@ -267,6 +322,8 @@ class StreamService:
         app = self.app
         if not app.started or app.rebalancing or self._agents_started < len(self.routes):
             return False
+        if self._unavailable:
+            return False
         if self.states:
             return app.tables.recovery.completed.is_set()
         return True
@@ -283,7 +340,8 @@ class StreamService:
         class Ready(View):
             async def get(self, request: Request) -> Response:
                 ready = service.is_ready()
-                return self.json({"service": service.name, "ready": ready}, status=200 if ready else 503)
+                body = {"service": service.name, "ready": ready, "waiting_for": sorted(service._unavailable)}
+                return self.json(body, status=200 if ready else 503)
 
         @app.page("/metrics")
         class Metrics(View):
@@ -316,6 +374,15 @@ def fail_stop(what: str, exc: BaseException) -> None:
 def pipeline_source(event: faust.EventT) -> str:
     message = event.message
     return f"{message.topic}[{message.partition}]@{message.offset}"
+
+
+def _inbound(event: faust.EventT) -> InboundMessage:
+    message = event.message
+    return InboundMessage(
+        topic=message.topic, partition=message.partition, offset=message.offset,
+        timestamp=message.timestamp, key=message.key, value=message.value,
+        headers=tuple(_normalize_headers(message.headers)),
+    )
 
 
 def _normalize_headers(headers: Any) -> Iterable[tuple[str, bytes | None]]:

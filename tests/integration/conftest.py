@@ -29,6 +29,8 @@ from services.runtime.topics import load_contract
 REPO = Path(__file__).resolve().parents[2]
 KAFKA_SCRIPT = REPO / "infra" / "kafka" / "kafka.sh"
 TEST_KAFKA_PORT = int(os.environ.get("SLUICE_TEST_KAFKA_PORT", "29092"))
+TRITON_SCRIPT = REPO / "infra" / "triton" / "triton.sh"
+TEST_TRITON_HTTP_PORT = int(os.environ.get("SLUICE_TEST_TRITON_HTTP_PORT", "28000"))
 
 
 @dataclass
@@ -64,6 +66,41 @@ def kafka() -> Iterator[Broker]:
     yield broker
     if started_here:
         broker.run("stop")
+
+
+@dataclass
+class Triton:
+    """The real Triton server (CPU, from the nvidia-pytriton wheel) on test ports, driven by its launcher."""
+
+    http_port: int
+    data_dir: Path
+
+    @property
+    def grpc_url(self) -> str:
+        return f"127.0.0.1:{self.http_port + 1}"
+
+    def _env(self) -> dict[str, str]:
+        return {**os.environ, "SLUICE_TRITON_HTTP_PORT": str(self.http_port),
+                "SLUICE_TRITON_GRPC_PORT": str(self.http_port + 1),
+                "SLUICE_TRITON_METRICS_PORT": str(self.http_port + 2),
+                "SLUICE_TRITON_DATA_DIR": str(self.data_dir)}
+
+    def run(self, action: str) -> None:
+        subprocess.run([str(TRITON_SCRIPT), action], env=self._env(), check=True, timeout=240)
+
+    def is_running(self) -> bool:
+        return subprocess.run([str(TRITON_SCRIPT), "status"], env=self._env(), capture_output=True).returncode == 0
+
+
+@pytest.fixture(scope="session")
+def triton() -> Iterator[Triton]:
+    server = Triton(TEST_TRITON_HTTP_PORT, REPO / ".data" / "triton-test")
+    started_here = not server.is_running()
+    if started_here:
+        server.run("start")
+    yield server
+    if started_here or server.is_running():
+        server.run("stop")
 
 
 @pytest.fixture

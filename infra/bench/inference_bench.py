@@ -25,6 +25,12 @@ on the rows of its events.
   otherwise. Triton's CPU (server + its python-backend stub processes) is read from /proc over the whole stage
   run (its idle start-up share included, so slightly high) and divided by N.
 
+On a machine others use too, give the run a broker of its own (kafka.sh reads SLUICE_KAFKA_DATA_DIR; the port
+comes from --bootstrap), so nobody stops it mid-run:
+
+    SLUICE_KAFKA_DATA_DIR=.cache/bench/kafka .venv/bin/python infra/bench/inference_bench.py \
+        --bootstrap 127.0.0.1:19392
+
 Order: ceiling, stage, ceiling (this 2-core machine drifts); the ratio is stage / median(ceiling). Kafka is
 started if `infra/kafka/kafka.sh status` fails and stopped again at the end; Triton is always this script's own
 and always stopped.

@@ -157,6 +157,8 @@ class RampartTagger:
             for start, end in self._windows(word_ids):
                 jobs.append((index, start, end))
         raw: list[list[dict]] = [[] for _ in texts]
+        # Windows of similar length share a batch: a batch runs at its longest window's length.
+        jobs.sort(key=lambda job: job[2] - job[1])
         for first in range(0, len(jobs), BATCH_WINDOWS):
             chunk = jobs[first: first + BATCH_WINDOWS]
             batch = [[self.cls_id, *per_text[i][0][s:e], self.sep_id] for i, s, e in chunk]

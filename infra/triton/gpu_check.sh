@@ -173,6 +173,9 @@ repository = Path(".cache/triton/repository")
 models = sorted(p.name for p in repository.iterdir() if (p / "config.pbtxt").is_file())
 contracts = load_model_contracts()
 log_lines = Path(log_path).read_text(errors="replace").splitlines()
+# triton.sh appends; only this start's lines count (it writes a "==== <time> start" marker first).
+starts = [i for i, line in enumerate(log_lines) if line.startswith("==== ")]
+log_lines = log_lines[starts[-1]:] if starts else log_lines
 client = grpc.InferenceServerClient(f"127.0.0.1:{grpc_port}")
 rows, problems = [], []
 for model in models:

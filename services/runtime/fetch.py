@@ -107,49 +107,69 @@ class FetchRunner:
             return results
 
 
-class MicroBatcher:
-    """Collects items into batches of at most `max_size`, flushing a partial batch after `max_wait_s`.
+class BatchPipeline:
+    """Micro-batches items and overlaps one batch's fetch with the previous batch's finishing.
 
-    `add` returns at once unless the batch is full, in which case it waits for the batch to be
-    processed: that wait is what stops the consumer while a dependency is slow or down. Batches are
-    processed one at a time, in arrival order.
+    Two stages, in arrival order: `prepare(batch)` (decode + start the fetch: I/O) and `finish(batch,
+    prepared)` (handlers, publishing, acks). While batch k is being finished, batch k+1 is already being
+    fetched, so the model server is not idle while the service publishes. A batch is sent when it holds
+    `max_size` items, or `max_wait_s` after its first item. `add` waits once two batches are in flight,
+    one more is collected and `max_size * 2` items are queued: that wait is what stops the consumer
+    while a dependency is slow or down.
     """
 
-    def __init__(self, max_size: int, max_wait_s: float, process: Callable[[list[Any]], Awaitable[None]],
-                 on_error: Callable[[BaseException], None]):
+    def __init__(self, max_size: int, max_wait_s: float, prepare: Callable[[list[Any]], Awaitable[Any]],
+                 finish: Callable[[list[Any], Any], Awaitable[None]], on_error: Callable[[BaseException], None]):
         self.max_size = max_size
         self.max_wait_s = max_wait_s
-        self.process = process
+        self.prepare = prepare
+        self.finish = finish
         self.on_error = on_error
-        self._pending: list[Any] = []
-        self._lock = asyncio.Lock()
-        self._timer: asyncio.Task | None = None
+        self._items: asyncio.Queue = asyncio.Queue(maxsize=max_size * 2)
+        self._prepared: asyncio.Queue = asyncio.Queue()
+        # One batch is fetched while another is finished: at most two fetches are in flight.
+        self._in_flight = asyncio.Semaphore(2)
+        self._tasks: list[asyncio.Task] = []
 
     async def add(self, item: Any) -> None:
-        self._pending.append(item)
-        if len(self._pending) >= self.max_size:
-            await self.flush()
-        elif self._timer is None or self._timer.done():
-            self._timer = asyncio.ensure_future(self._flush_later())
+        if not self._tasks:
+            self._tasks = [asyncio.ensure_future(self._guard(self._collect())),
+                           asyncio.ensure_future(self._guard(self._drain()))]
+        await self._items.put(item)
 
-    async def _flush_later(self) -> None:
+    async def _guard(self, work: Awaitable[None]) -> None:
         try:
-            while True:
-                await asyncio.sleep(self.max_wait_s)
-                await self.flush()
-                if not self._pending:
-                    return
+            await work
         except asyncio.CancelledError:
             raise
         except BaseException as exc:  # noqa: BLE001 - surfaced to the service, which stops
             self.on_error(exc)
 
-    async def flush(self) -> None:
-        async with self._lock:
-            batch, self._pending = self._pending[: self.max_size], self._pending[self.max_size:]
-            if batch:
-                await self.process(batch)
+    async def _collect(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            batch = [await self._items.get()]
+            deadline = loop.time() + self.max_wait_s
+            while len(batch) < self.max_size:
+                if not self._items.empty():
+                    batch.append(self._items.get_nowait())
+                    continue
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    break
+                try:
+                    batch.append(await asyncio.wait_for(self._items.get(), remaining))
+                except asyncio.TimeoutError:
+                    break
+            await self._in_flight.acquire()
+            self._prepared.put_nowait((batch, asyncio.ensure_future(self.prepare(batch))))
+
+    async def _drain(self) -> None:
+        while True:
+            batch, prepared = await self._prepared.get()
+            await self.finish(batch, await prepared)
+            self._in_flight.release()
 
     def cancel(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
+        for task in self._tasks:
+            task.cancel()

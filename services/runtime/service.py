@@ -22,10 +22,10 @@ from opentelemetry.sdk.trace import TracerProvider
 
 from services.runtime import faust_fixes
 from services.runtime.deadletter import InboundMessage
-from services.runtime.fetch import BatchPolicy, Fetcher, FetchRunner, MicroBatcher
+from services.runtime.fetch import BatchPipeline, BatchPolicy, Fetcher, FetchRunner
 from services.runtime.handler import Handler
 from services.runtime.metrics import CONTENT_TYPE_LATEST, ServiceMetrics
-from services.runtime.pipeline import Outcome, Pipeline, RetryPolicy, utc_now
+from services.runtime.pipeline import Decoded, Outcome, Pipeline, RetryPolicy, utc_now
 from services.runtime.settings import RuntimeSettings
 from services.runtime.state import StateSpec, TtlState
 from services.runtime.topics import TopicContract, load_contract
@@ -204,37 +204,38 @@ class StreamService:
 
         runner = FetchRunner(f"{self.name} {route.source}", route.fetcher, route.batch, on_availability)
 
-        async def process(events: list[faust.EventT]) -> None:
-            await self._handle_batch(pipeline, state, runner, events)
+        async def prepare(events: list[faust.EventT]) -> tuple[list[InboundMessage], list[Decoded], list[Any]]:
+            inbound = [_inbound(event) for event in events]
+            decoded = [pipeline.decode(message) for message in inbound]
+            to_fetch = [item.event for item in decoded if item.event is not None]
+            with self.tracer.start_as_current_span(f"{self.name} fetch {pipeline.source}",
+                                                   attributes={"sluice.batch_size": len(to_fetch)}):
+                fetched = await runner.fetch(to_fetch)
+            return inbound, decoded, fetched
+
+        async def finish(events: list[faust.EventT], prepared: tuple) -> None:
+            inbound, decoded, fetched = prepared
+            results = iter(fetched)
+            for event, message, item in zip(events, inbound, decoded):
+                now = utc_now().timestamp()
+                outcome = await pipeline.handle(item, state.at(now), next(results) if item.event is not None else None)
+                await self._finish(pipeline, state, event, message, outcome, now)
 
         def failed(exc: BaseException) -> None:
             fail_stop(f"{self.name}: unexpected runtime failure in a batch of {route.source}", exc)
 
         async def agent(stream: faust.StreamT) -> None:
             self._agents_started += 1
-            batcher = MicroBatcher(route.batch.max_size, route.batch.max_wait_s, process, failed)
+            batches = BatchPipeline(route.batch.max_size, route.batch.max_wait_s, prepare, finish, failed)
             try:
                 async for event in stream.noack().events():
-                    await batcher.add(event)
+                    await batches.add(event)
             except Exception as exc:  # noqa: BLE001
                 failed(exc)
             finally:
-                batcher.cancel()
+                batches.cancel()
 
         return agent
-
-    async def _handle_batch(self, pipeline: Pipeline, state: TtlState, runner: FetchRunner,
-                            events: list[faust.EventT]) -> None:
-        inbound = [_inbound(event) for event in events]
-        decoded = [pipeline.decode(message) for message in inbound]
-        to_fetch = [item.event for item in decoded if item.event is not None]
-        with self.tracer.start_as_current_span(f"{self.name} fetch {pipeline.source}",
-                                               attributes={"sluice.batch_size": len(to_fetch)}):
-            fetched = iter(await runner.fetch(to_fetch))
-        for event, message, item in zip(events, inbound, decoded):
-            now = utc_now().timestamp()
-            outcome = await pipeline.handle(item, state.at(now), next(fetched) if item.event is not None else None)
-            await self._finish(pipeline, state, event, message, outcome, now)
 
     async def _handle(self, pipeline: Pipeline, state: TtlState, event: faust.EventT) -> None:
         inbound = _inbound(event)

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from services.runtime.fetch import (
-    BatchPolicy, BatchRejected, DependencyUnavailable, FetchFailed, FetchRunner, MicroBatcher,
+    BatchPipeline, BatchPolicy, BatchRejected, DependencyUnavailable, FetchFailed, FetchRunner,
 )
 
 
@@ -66,35 +66,109 @@ async def test_a_fetcher_returning_the_wrong_number_of_results_is_a_bug_not_data
         await fetch.fetch(["a", "b", "c"])
 
 
-async def test_micro_batcher_flushes_full_batches_at_once_and_partial_ones_after_the_wait():
+async def test_batches_are_full_when_items_are_waiting_and_partial_after_the_wait():
     batches: list[list[int]] = []
-    flushed = asyncio.Event()
+    done = asyncio.Event()
 
-    async def process(batch):
+    async def prepare(batch):
+        return [item * 10 for item in batch]
+
+    async def finish(batch, prepared):
+        assert prepared == [item * 10 for item in batch]
         batches.append(batch)
         if sum(map(len, batches)) == 7:
-            flushed.set()
+            done.set()
 
-    batcher = MicroBatcher(3, 0.001, process, on_error=lambda exc: pytest.fail(str(exc)))
+    pipeline = BatchPipeline(3, 0.05, prepare, finish, on_error=lambda exc: pytest.fail(str(exc)))
     for item in range(7):
-        await batcher.add(item)
-    assert batches == [[0, 1, 2], [3, 4, 5]]  # full batches go without waiting
-    await asyncio.wait_for(flushed.wait(), 5)
-    assert batches == [[0, 1, 2], [3, 4, 5], [6]]
+        await pipeline.add(item)
+    await asyncio.wait_for(done.wait(), 5)
+    pipeline.cancel()
+    assert [item for batch in batches for item in batch] == list(range(7))  # order kept
+    assert batches[0] == [0, 1, 2] and batches[-1] == [6]
 
 
-async def test_micro_batcher_reports_a_failure_of_a_timed_flush():
+async def test_the_next_batch_is_fetched_while_the_previous_one_is_finished():
+    events: list[str] = []
+    release_finish = asyncio.Event()
+    second_prepared = asyncio.Event()
+    done = asyncio.Event()
+
+    async def prepare(batch):
+        events.append(f"prepare {batch}")
+        if batch == [2, 3]:
+            second_prepared.set()
+        return batch
+
+    async def finish(batch, prepared):
+        events.append(f"finish {batch} start")
+        if batch == [0, 1]:
+            await release_finish.wait()
+        events.append(f"finish {batch} end")
+        if batch == [2, 3]:
+            done.set()
+
+    pipeline = BatchPipeline(2, 0.05, prepare, finish, on_error=lambda exc: pytest.fail(str(exc)))
+    for item in range(4):
+        await pipeline.add(item)
+    await asyncio.wait_for(second_prepared.wait(), 5)
+    assert "finish [0, 1] end" not in events  # batch 2 was prepared while batch 1 was still finishing
+    release_finish.set()
+    await asyncio.wait_for(done.wait(), 5)
+    pipeline.cancel()
+    assert events.index("finish [0, 1] end") < events.index("finish [2, 3] start")
+
+
+async def test_adding_waits_when_batches_back_up():
+    started = asyncio.Event()
+    never = asyncio.Event()
+    prepares = 0
+
+    async def prepare(batch):
+        nonlocal prepares
+        prepares += 1
+        started.set()
+        await never.wait()  # the dependency never answers
+
+    async def finish(batch, prepared):
+        pytest.fail("nothing can be finished")
+
+    pipeline = BatchPipeline(2, 0.01, prepare, finish, on_error=lambda exc: pytest.fail(str(exc)))
+    added = 0
+
+    async def producer():
+        nonlocal added
+        for item in range(100):
+            await pipeline.add(item)
+            added += 1
+
+    task = asyncio.ensure_future(producer())
+    await asyncio.wait_for(started.wait(), 5)
+    for _ in range(50):
+        await asyncio.sleep(0)  # let the producer run as far as it can
+    task.cancel()
+    pipeline.cancel()
+    # two batches in flight, a third collected and waiting, a full queue of 4: the consumer stops there
+    assert prepares == 2
+    assert added == 3 * 2 + 4, added
+
+
+async def test_a_failure_in_a_batch_is_reported():
     errors: list[BaseException] = []
     failed = asyncio.Event()
 
-    async def process(batch):
+    async def prepare(batch):
         raise ValueError("boom")
+
+    async def finish(batch, prepared):
+        pass
 
     def on_error(exc):
         errors.append(exc)
         failed.set()
 
-    batcher = MicroBatcher(10, 0.001, process, on_error)
-    await batcher.add(1)
+    pipeline = BatchPipeline(10, 0.001, prepare, finish, on_error)
+    await pipeline.add(1)
     await asyncio.wait_for(failed.wait(), 5)
+    pipeline.cancel()
     assert isinstance(errors[0], ValueError)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import pathlib
 import random
 
-from infra.models.data.sentiment.textstyle import assign_splits, chat, fill, voice, write_jsonl
+from infra.models.data.textstyle import assign_splits, chat, fill, voice, write_jsonl
 
 LABELS = ["billing_dispute", "cancel_service", "technical_issue", "account_access", "payment_arrangement",
           "complaint_escalation", "shipping_delivery", "fraud_report", "plan_change", "general_inquiry",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pathlib
 import random
 
-from infra.models.data.sentiment.textstyle import assign_splits, render, write_jsonl
+from infra.models.data.textstyle import assign_splits, render, write_jsonl
 
 # (label, role, tag) -> templates. Tags name the behaviours the brief asks us to cover so they can be
 # measured separately: polite_agent, angry_clean, sarcasm, thanks.

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pathlib
 import random
 
-from infra.models.data.sentiment.textstyle import assign_splits, render, write_jsonl
+from infra.models.data.textstyle import assign_splits, render, write_jsonl
 
 TEMPLATES: dict[tuple[str, str], list[str]] = {
     ("toxic", "abuse_clean"): [

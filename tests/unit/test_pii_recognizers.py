@@ -217,3 +217,16 @@ def test_ner_spans_join_recognizer_spans(detector):
     ner = [PiiMatch("PERSON", 6, 15, "ner:GIVEN_NAME", 0.97)]
     redacted, _ = redact(text, detector.detect(text, ner=ner))
     assert redacted == "hello [PERSON], card [CARD]"
+
+
+@pytest.mark.parametrize("text, name", [
+    ("hi this is margaret o'neill calling about my bill", "margaret o'neill"),
+    ("Hi, this is Margaret O'Neill calling", "Margaret O'Neill"),
+    ("my name is mary-jane watson", "mary-jane watson"),
+    ("it's d'angelo ruiz speaking", "d'angelo ruiz"),
+])
+def test_names_with_apostrophes_and_hyphens_are_redacted_whole(detector, text, name):
+    redacted, _ = redact(text, detector.detect(text))
+    assert "[PERSON]" in redacted
+    for part in name.replace("-", " ").split():
+        assert part.lower() not in redacted.lower().replace("[person]", ""), redacted

@@ -445,7 +445,7 @@ class PiiDetector:
                     if len(run.digits) <= 6:
                         start_tok = run.first
                     break
-                if not (tokens[k].text.isalpha() or re.fullmatch(r"\d+(st|nd|rd|th)", tokens[k].lower)
+                if not (_wordlike(tokens[k]) or re.fullmatch(r"\d+(st|nd|rd|th)", tokens[k].lower)
                         or tokens[k].lower in ("north", "south", "east", "west")) or (
                         tokens[k].lower in self.stopwords and tokens[k].lower not in ORDINALS
                         and tokens[k].lower not in ("north", "south", "east", "west")):
@@ -527,7 +527,7 @@ class PiiDetector:
         lows = [t.lower for t in tokens]
         taken = set()
         for i in range(n):
-            if i in taken or not tokens[i].text.isalpha():
+            if i in taken or not _wordlike(tokens[i]):
                 continue
             low = lows[i]
             cue = self._cue_before(lows, i)
@@ -546,7 +546,7 @@ class PiiDetector:
             elif cue == "weak" and low not in self.stopwords and low not in self.ambiguous_first and len(low) > 1 \
                     and not _looks_common(low) and (
                         (i + 1 < n and lows[i + 1] in _INTRO_AFTER)
-                        or (i + 2 < n and lows[i + 2] in _INTRO_AFTER and tokens[i + 1].text.isalpha()
+                        or (i + 2 < n and lows[i + 2] in _INTRO_AFTER and _wordlike(tokens[i + 1])
                             and lows[i + 1] not in self.stopwords and not _looks_common(lows[i + 1]))):
                 # "it's kenji calling", "this is oluwaseun from billing": names outside the gazetteer.
                 accepted, score = True, 0.7
@@ -563,7 +563,7 @@ class PiiDetector:
             # Surname / middle name: a gazetteer surname, or any non-stopword after a strong cue or title.
             for m in range(i + 1, min(n, i + 3)):
                 nxt = lows[m]
-                if not tokens[m].text.isalpha() or nxt in self.stopwords and nxt not in self.all_surnames:
+                if not _wordlike(tokens[m]) or nxt in self.stopwords and nxt not in self.all_surnames:
                     break
                 if nxt in self.all_surnames and (nxt not in _names.AMBIGUOUS_SURNAMES or cue or title
                                                  or low in self.first_names):
@@ -668,6 +668,11 @@ def _ssn_valid(digits: str) -> bool:
     # SSA never issues area 000, 666 or 9xx, group 00 or serial 0000.
     area, group, serial = digits[:3], digits[3:5], digits[5:]
     return not (area in ("000", "666") or area[0] == "9" or group == "00" or serial == "0000")
+
+
+def _wordlike(tok: Token) -> bool:
+    """Letters, possibly joined by apostrophes or hyphens: "o'neill", "mary-jane"."""
+    return tok.text.replace("'", "").replace("-", "").isalpha()
 
 
 def _alnum(tok: Token) -> bool:

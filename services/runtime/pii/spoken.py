@@ -10,7 +10,8 @@ import re
 from dataclasses import dataclass
 
 # Words (any script, with one apostrophe), ASCII digit runs, or any other single visible character.
-_TOKEN = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?|[0-9]+|\S")
+# Words keep inner apostrophes and hyphens ("o'neill", "mary-jane"): a name must stay one token.
+_TOKEN = re.compile(r"[^\W\d_]+(?:['\-][^\W\d_]+)*|[0-9]+|\S")
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,13 +23,15 @@ class TritonPythonModel:
         config = json.loads(args["model_config"])
         parameters = config.get("parameters", {})
         max_length = int(parameters.get("max_length", {}).get("string_value", "256"))
+        # 0 = onnxruntime's default (one thread per core)
+        threads = int(parameters.get("intra_op_threads", {}).get("string_value", "0"))
         if args["model_instance_kind"] == "GPU":
             device = int(args["model_instance_device_id"])
             # No CPU fallback: a GPU instance silently running on the CPU would hide a broken CUDA setup.
             providers = [("CUDAExecutionProvider", {"device_id": device})]
         else:
             providers = ["CPUExecutionProvider"]
-        self.embedder = Embedder(version_dir, providers=providers, max_length=max_length)
+        self.embedder = Embedder(version_dir, providers=providers, max_length=max_length, intra_op_threads=threads)
         self.logger = pb_utils.Logger
         self.logger.log_info(f"embedding: loaded {version_dir / 'model.onnx'} with {self.embedder.providers}, "
                              f"max_length={max_length}")

@@ -23,13 +23,16 @@ class TritonPythonModel:
 
         config = json.loads(args["model_config"])
         threshold = float(config.get("parameters", {}).get("threshold", {}).get("string_value", "0.5"))
+        # 0 = onnxruntime's default (one thread per core)
+        threads = int(config.get("parameters", {}).get("intra_op_threads", {}).get("string_value", "0"))
         if args["model_instance_kind"] == "GPU":
             device = int(args["model_instance_device_id"])
             # No CPU fallback: a GPU instance silently running on the CPU would hide a broken CUDA setup.
             providers = [("CUDAExecutionProvider", {"device_id": device})]
         else:
             providers = ["CPUExecutionProvider"]
-        self.tagger = RampartTagger(version_dir, providers=providers, threshold=threshold)
+        self.tagger = RampartTagger(version_dir, providers=providers, threshold=threshold,
+                                    intra_op_threads=threads or None)
         pb_utils.Logger.log_info(f"pii_ner: loaded {version_dir / 'model.onnx'} with "
                                  f"{self.tagger.session.get_providers()}, threshold={threshold}")
 

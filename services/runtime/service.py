@@ -226,7 +226,8 @@ class StreamService:
 
         async def agent(stream: faust.StreamT) -> None:
             self._agents_started += 1
-            batches = BatchPipeline(route.batch.max_size, route.batch.max_wait_s, prepare, finish, failed)
+            batches = BatchPipeline(route.batch.max_size, route.batch.max_wait_s, prepare, finish, failed,
+                                    route.batch.max_in_flight)
             try:
                 async for event in stream.noack().events():
                     await batches.add(event)

@@ -46,12 +46,9 @@ class TritonHeadModel:
         config = json.loads(args["model_config"])
         self.input_names = [i["name"] for i in config["input"]]
         self.output_name = config["output"][0]["name"]
-        if args["model_instance_kind"] == "GPU":
-            # No CPU fallback: a GPU instance silently running on the CPU would hide a broken CUDA setup.
-            providers = [("CUDAExecutionProvider", {"device_id": int(args["model_instance_device_id"])})]
-        else:
-            providers = ["CPUExecutionProvider"]
-        self.head = OnnxHead(version_dir / "model.onnx", providers=providers)
+        from triton_backend import providers_for  # copied beside this module in the served repository
+
+        self.head = OnnxHead(version_dir / "model.onnx", providers=providers_for(args))
         if sorted(self.head.input_names) != sorted(self.input_names) or self.head.output_name != self.output_name:
             raise ValueError(f"{config['name']} v{args['model_version']}: graph I/O {self.head.input_names} -> "
                              f"{self.head.output_name} does not match config {self.input_names} -> {self.output_name}")
@@ -67,13 +64,12 @@ class TritonHeadModel:
             counts.append(len(columns[self.input_names[0]][-1]))
         try:
             probabilities = self.head({n: np.concatenate(v, axis=0) for n, v in columns.items()})
-        except Exception as error:  # one bad batch must answer its requests, not kill the stub
-            message = f"head failed: {type(error).__name__}: {error}"
-            return [pb_utils.InferenceResponse(output_tensors=[], error=pb_utils.TritonError(message))
-                    for _ in requests]
-        responses, start = [], 0
-        for count in counts:
-            chunk = np.ascontiguousarray(probabilities[start:start + count], dtype=np.float32)
-            start += count
-            responses.append(pb_utils.InferenceResponse(output_tensors=[pb_utils.Tensor(self.output_name, chunk)]))
-        return responses
+        except Exception as error:  # noqa: BLE001 - answered per request, see error_responses
+            from triton_backend import error_responses
+
+            return error_responses(pb_utils, requests, "head", error)
+        from triton_backend import per_request
+
+        return [pb_utils.InferenceResponse(output_tensors=[
+                    pb_utils.Tensor(self.output_name, np.ascontiguousarray(chunk, dtype=np.float32))])
+                for chunk in per_request(probabilities, counts)]

@@ -1,4 +1,4 @@
-"""Workarounds for two faust-streaming 0.15.3 commit defects that lose records (found by our tests).
+"""Workarounds for three faust-streaming 0.15.3 commit defects that lose records (found by our tests).
 
 1. Skipped records are acknowledged. When flow control is suspended (rebalance, shutdown), faust drops
    the records still buffered in its streams and *acks* them, planning to seek back to the committed
@@ -11,16 +11,30 @@
    single unacked record right after it (one still in flight) is committed over and lost. Fix: the
    same computation with `min(acked) > committed`.
 
-Both patch one consumer instance; nothing global changes. Delivery tests in tests/integration
+3. Spurious gaps. faust records an offset "gap" (offsets it believes the broker never delivered, e.g.
+   transaction markers) whenever the next record it reads is more than one past the last one, and the
+   commit treats a gap as acknowledged. Its read position is also moved by records it drops (flow
+   suspension) and by seeks, so gaps appear on plain topics too: logged on our source topics, they
+   covered records that were still being processed (seen: gap 419-423 with 422 not yet finished).
+   A gap over a record that was dropped and not re-read commits it unprocessed: 2 of 20,000 events were
+   lost this way in one graceful-stop test run under load. Fix: on the source topics the runtime guards,
+   gaps are discarded and only finished records advance the commit. The price: a genuine gap (a client
+   producing to a source topic with transactions leaves control-record offsets) stops the commit there
+   until a restart re-reads from it, with duplicates that the deterministic ids absorb — never a loss.
+
+All patch one consumer instance; nothing global changes. Delivery tests in tests/integration
 (graceful stop and SIGKILL in the middle of a backlog) fail without them.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from faust.utils.functional import consecutive_numbers
+
+log = logging.getLogger("sluice.runtime")
 
 
 def next_commit_offset(acked: list[int], acked_index: set[int], gaps: Any, committed: int | None) -> int | None:
@@ -50,7 +64,7 @@ def next_commit_offset(acked: list[int], acked_index: set[int], gaps: Any, commi
 
 
 def install(consumer: Any, guarded_topics: Iterable[str], is_finished: Callable[[Any], bool]) -> None:
-    """Apply both fixes to a faust consumer instance."""
+    """Apply the three fixes to a faust consumer instance."""
     missing = [name for name in ("ack", "_new_offset", "_acked", "_acked_index", "_gap", "_committed_offset")
                if not hasattr(consumer, name)]
     if missing:
@@ -65,7 +79,14 @@ def install(consumer: Any, guarded_topics: Iterable[str], is_finished: Callable[
         return faust_ack(message)
 
     def new_offset(tp: Any) -> int | None:
-        return next_commit_offset(consumer._acked[tp], consumer._acked_index[tp], consumer._gap[tp],
+        gaps = consumer._gap[tp]
+        if tp.topic in topics:
+            if gaps:
+                log.info("faust reported never-delivered offsets %s on %s; not committing past them",
+                         sorted((interval.begin, interval.end - 1) for interval in gaps), tp)
+                gaps.clear()
+            gaps = None
+        return next_commit_offset(consumer._acked[tp], consumer._acked_index[tp], gaps,
                                   consumer._committed_offset[tp])
 
     consumer.ack = ack_only_finished

@@ -2,6 +2,7 @@
 
 from types import SimpleNamespace
 
+from aiokafka import TopicPartition
 from intervaltree import IntervalTree
 
 from services.runtime.faust_fixes import install, next_commit_offset
@@ -54,3 +55,27 @@ def test_install_refuses_a_faust_without_the_internals_it_patches():
     with pytest.raises(RuntimeError, match="_gap"):
         install(SimpleNamespace(ack=None, _new_offset=None, _acked={}, _acked_index={}, _committed_offset={}),
                 {"raw"}, lambda m: True)
+
+
+def test_faust_gaps_on_guarded_topics_never_commit_past_an_unfinished_record():
+    # Seen in a graceful-stop run: faust reported 419-423 as never delivered while 422 was still in flight.
+    gaps = IntervalTree()
+    gaps.addi(419, 424)
+    tp = TopicPartition("raw", 0)
+    consumer = SimpleNamespace(ack=lambda message: True, _new_offset=None, _acked={tp: [419, 420, 421, 423]},
+                               _acked_index={tp: {419, 420, 421, 423}}, _gap={tp: gaps},
+                               _committed_offset={tp: 419})
+    install(consumer, {"raw"}, lambda m: True)
+    assert consumer._new_offset(tp) == 422  # 422 is not finished: the commit stops before it
+    assert not gaps  # discarded, not kept to be merged later
+    assert consumer._acked[tp] == [423]
+
+
+def test_faust_gaps_on_other_topics_still_count():
+    gaps = IntervalTree()
+    gaps.addi(10, 12)
+    tp = TopicPartition("changelog", 0)
+    consumer = SimpleNamespace(ack=lambda message: True, _new_offset=None, _acked={tp: [12]},
+                               _acked_index={tp: {12}}, _gap={tp: gaps}, _committed_offset={tp: 10})
+    install(consumer, {"raw"}, lambda m: True)
+    assert consumer._new_offset(tp) == 13

@@ -189,3 +189,23 @@ def assign_splits(records: list[dict], heldout_share: float = 0.25, strata: tupl
 
 def write_jsonl(path: pathlib.Path, records: list[dict]) -> None:
     path.write_text("".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in records))
+
+
+def distinct_renderings(template: str, rng, count: int, **render_options):
+    """Up to `count` distinct (text, style, industry) renderings of a template, from at most 3 x count tries."""
+    seen: set[str] = set()
+    for _ in range(count * 3):
+        if len(seen) >= count:
+            return
+        text, style, industry = render(template, rng, **render_options)
+        if text in seen:
+            continue
+        seen.add(text)
+        yield text, style, industry
+
+
+def write_dataset(generator_file: str, name: str, records: list[dict]) -> None:
+    """Write `<name>.jsonl` beside the generator module and say how many records it holds."""
+    out = pathlib.Path(generator_file).with_name(f"{name}.jsonl")
+    write_jsonl(out, records)
+    print(f"{out}: {len(records)} records")

@@ -11,10 +11,9 @@ and conversation set-ups the heads never trained on.
 """
 from __future__ import annotations
 
-import pathlib
 import random
 
-from infra.models.data.textstyle import assign_splits, chat, fill, voice, write_jsonl
+from infra.models.data.textstyle import assign_splits, chat, fill, voice, write_dataset
 
 LABELS = ["billing_dispute", "cancel_service", "technical_issue", "account_access", "payment_arrangement",
           "complaint_escalation", "shipping_delivery", "fraud_report", "plan_change", "general_inquiry",
@@ -433,10 +432,7 @@ def generate(seed: int = 20261129) -> list[dict]:
 
 
 def main() -> None:
-    out = pathlib.Path(__file__).with_name("intent.jsonl")
-    records = generate()
-    write_jsonl(out, records)
-    print(f"{out}: {len(records)} records")
+    write_dataset(__file__, "intent", generate())
 
 
 if __name__ == "__main__":

@@ -6,10 +6,9 @@ generalisation to unseen phrasings, not to unseen slot fillers.
 """
 from __future__ import annotations
 
-import pathlib
 import random
 
-from infra.models.data.textstyle import assign_splits, render, write_jsonl
+from infra.models.data.textstyle import assign_splits, distinct_renderings, write_dataset
 
 # (label, role, tag) -> templates. Tags name the behaviours the brief asks us to cover so they can be
 # measured separately: polite_agent, angry_clean, sarcasm, thanks.
@@ -201,14 +200,7 @@ def generate(seed: int = 20261127) -> list[dict]:
     for (label, role, tag), templates in TEMPLATES.items():
         for i, template in enumerate(templates):
             group = f"sentiment/{label}/{role}/{tag}/{i:02d}"
-            seen: set[str] = set()
-            for _ in range(PER_TEMPLATE * 3):
-                if len(seen) >= PER_TEMPLATE:
-                    break
-                text, style, industry = render(template, rng, role=role)
-                if text in seen:
-                    continue
-                seen.add(text)
+            for text, style, industry in distinct_renderings(template, rng, PER_TEMPLATE, role=role):
                 records.append({"text": text, "label": label, "group": group, "role": role, "tag": tag,
                                 "style": style, "industry": industry})
     assign_splits(records, strata=("label", "tag"))
@@ -216,10 +208,7 @@ def generate(seed: int = 20261127) -> list[dict]:
 
 
 def main() -> None:
-    out = pathlib.Path(__file__).with_name("sentiment.jsonl")
-    records = generate()
-    write_jsonl(out, records)
-    print(f"{out}: {len(records)} records")
+    write_dataset(__file__, "sentiment", generate())
 
 
 if __name__ == "__main__":

@@ -8,10 +8,9 @@ out because the classifier must see it; it is mild and limited to what customers
 """
 from __future__ import annotations
 
-import pathlib
 import random
 
-from infra.models.data.textstyle import assign_splits, render, write_jsonl
+from infra.models.data.textstyle import assign_splits, distinct_renderings, write_dataset
 
 TEMPLATES: dict[tuple[str, str], list[str]] = {
     ("toxic", "abuse_clean"): [
@@ -233,14 +232,7 @@ def generate(seed: int = 20261128) -> list[dict]:
     for (label, tag), templates in TEMPLATES.items():
         for i, template in enumerate(templates):
             group = f"toxicity/{label}/{tag}/{i:02d}"
-            seen: set[str] = set()
-            for _ in range(PER_TEMPLATE * 3):
-                if len(seen) >= PER_TEMPLATE:
-                    break
-                text, style, industry = render(template, rng)
-                if text in seen:
-                    continue
-                seen.add(text)
+            for text, style, industry in distinct_renderings(template, rng, PER_TEMPLATE):
                 records.append({"text": text, "label": label, "group": group, "role": "customer", "tag": tag,
                                 "style": style, "industry": industry})
     assign_splits(records, strata=("label", "tag"))
@@ -248,10 +240,7 @@ def generate(seed: int = 20261128) -> list[dict]:
 
 
 def main() -> None:
-    out = pathlib.Path(__file__).with_name("toxicity.jsonl")
-    records = generate()
-    write_jsonl(out, records)
-    print(f"{out}: {len(records)} records")
+    write_dataset(__file__, "toxicity", generate())
 
 
 if __name__ == "__main__":

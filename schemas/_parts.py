@@ -59,3 +59,19 @@ class VerdictReason(Part):
     detail: str = Field(default="", max_length=1024, description="Human-readable explanation.")
     score: float | None = Field(default=None, description="Score that was compared with the threshold, if any.")
     threshold: float | None = Field(default=None, description="Threshold the score was compared with, if any.")
+
+
+class InjectionSignal(Part):
+    """Prompt-injection evidence, computed upstream on the ORIGINAL (unredacted) text of a turn.
+
+    Redaction makes injection detectors misfire, and only the features stage may read original text,
+    so the score travels downstream and guardrails compare it with their policy's threshold.
+    """
+
+    score: float = Field(ge=0.0, le=1.0, description="Combined injection score (model and rules), in [0, 1].")
+    model_score: float | None = Field(
+        default=None, ge=0.0, le=1.0, description="Attack probability from the injection model, if it ran."
+    )
+    rule_hits: list[str] = Field(default_factory=list, description="Ids of the injection rules that matched.")
+    detector_version: str = Field(max_length=64, description="Version of the rules and of the score combination.")
+    model: str | None = Field(default=None, max_length=128, description="'<model>/<version>' that gave model_score.")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from schemas._base import Channel, EventModel, Role
-from schemas._parts import Deployment, ModelOutput, PiiSpan, Verdict, VerdictReason
+from schemas._parts import Deployment, InjectionSignal, ModelOutput, PiiSpan, Verdict, VerdictReason
 from schemas.dead_letter.v1 import DeadLetterReason, DeadLetterV1, FieldError, OriginalHeader
 from schemas.drift_alert.v1 import DriftAlertV1
 from schemas.enriched_turn.v1 import EnrichedTurnV1
@@ -28,10 +28,15 @@ PII = [
     PiiSpan(pii_type="PERSON", start=11, end=22, detector="rampart", score=0.97),
     PiiSpan(pii_type="CARD", start=41, end=59, detector="spoken_digits", score=0.9),
 ]
-INTENT = ModelOutput(task="intent", model_name="intent_head", model_version="1", deployment=Deployment.CHAMPION,
-                     label="billing_dispute", scores={"billing_dispute": 0.91, "complaint": 0.06, "other": 0.03},
+INTENT = ModelOutput(task="intent", model_name="intent", model_version="1", deployment=Deployment.CHAMPION,
+                     label="billing_dispute", scores={"billing_dispute": 0.91, "complaint_escalation": 0.06,
+                                                      "fraud_report": 0.03},
                      confidence=0.91, latency_ms=3.2)
-SENTIMENT = ModelOutput(task="sentiment", model_name="sentiment_head", model_version="1", label="negative",
+TOXICITY = ModelOutput(task="toxicity", model_name="toxicity", model_version="1", label="non_toxic",
+                       scores={"non_toxic": 0.97, "toxic": 0.03}, confidence=0.97, latency_ms=2.8)
+INJECTION = InjectionSignal(score=0.02, model_score=0.02, rule_hits=[], detector_version="injection-rules-1+model-1",
+                            model="injection/1")
+SENTIMENT = ModelOutput(task="sentiment", model_name="sentiment", model_version="1", label="negative",
                         scores={"negative": 0.78, "neutral": 0.19, "positive": 0.03}, confidence=0.78, latency_ms=2.9)
 
 EXAMPLES: list[EventModel] = [
@@ -59,29 +64,33 @@ EXAMPLES: list[EventModel] = [
         language="en-US", tenant_id="acme-telecom", started_at=T0, ended_at=T1, redacted_text=REDACTED, pii=PII,
         numeric={"char_count": 73.0, "word_count": 15.0, "duration_s": 5.4, "pii_count": 2.0},
         embedding=[0.012, -0.094, 0.051], embedding_model="all-MiniLM-L6-v2/1", context_turn_ids=["turn-3"],
+        injection=INJECTION,
     ),
     PredictionV1(
         event_id="prediction-0b6f4c1e", occurred_at=T1, producer="inference",
         turn_id="0b6f4c1e-8d2a-4b71-9a55-3f7c2d1e0a42", features_event_id="features-0b6f4c1e",
         conversation_id="call-2026-11-27-0042", turn_index=4, role=Role.CUSTOMER, channel=Channel.VOICE,
-        language="en-US", tenant_id="acme-telecom", redacted_text=REDACTED, pii=PII, outputs=[INTENT, SENTIMENT],
+        language="en-US", tenant_id="acme-telecom", redacted_text=REDACTED, pii=PII,
+        outputs=[INTENT, SENTIMENT, TOXICITY], started_at=T0, ended_at=T1,
+        numeric={"char_count": 73.0, "word_count": 15.0, "duration_s": 5.4, "pii_count": 2.0}, injection=INJECTION,
     ),
     EnrichedTurnV1(
         event_id="enriched-0b6f4c1e", occurred_at=T1, producer="guardrails",
         turn_id="0b6f4c1e-8d2a-4b71-9a55-3f7c2d1e0a42", prediction_event_id="prediction-0b6f4c1e",
         conversation_id="call-2026-11-27-0042", turn_index=4, role=Role.CUSTOMER, channel=Channel.VOICE,
         language="en-US", tenant_id="acme-telecom", started_at=T0, ended_at=T1, redacted_text=REDACTED,
-        pii_types=["CARD", "PERSON"], predictions=[INTENT, SENTIMENT], verdict=Verdict.REDACT,
-        reasons=[VerdictReason(check="pii", code="pii_redacted", verdict=Verdict.REDACT, detail="2 spans")],
-        policy_version="2026-11-27.1", features_summary={"word_count": 15.0},
+        pii_types=["CARD", "PERSON"], predictions=[INTENT, SENTIMENT, TOXICITY], verdict=Verdict.REDACT,
+        reasons=[VerdictReason(check="residual_pii", code="residual_pii", verdict=Verdict.REDACT,
+                               detail="1 span(s) of NUMBER_SEQUENCE left after the features stage; redacted here")],
+        policy_version="2026-11-27.1#ed33068e", features_summary={"word_count": 15.0},
     ),
     ReviewRequestV1(
         event_id="review-0b6f4c1e", occurred_at=T1, turn_id="0b6f4c1e-8d2a-4b71-9a55-3f7c2d1e0a42",
         prediction_event_id="prediction-0b6f4c1e", conversation_id="call-2026-11-27-0042", tenant_id="acme-telecom",
         verdict=Verdict.FLAG,
-        reasons=[VerdictReason(check="confidence", code="low_confidence", verdict=Verdict.FLAG,
-                               detail="intent confidence below gate", score=0.41, threshold=0.55)],
-        redacted_text=REDACTED, predictions=[INTENT], policy_version="2026-11-27.1", priority="normal",
+        reasons=[VerdictReason(check="low_confidence", code="low_confidence", verdict=Verdict.FLAG,
+                               detail="intent 'billing_dispute' from intent v1", score=0.38, threshold=0.4)],
+        redacted_text=REDACTED, predictions=[INTENT], policy_version="2026-11-27.1#ed33068e", priority="low",
     ),
     FeedbackV1(
         event_id="feedback-7781", occurred_at=T1, prediction_event_id="prediction-0b6f4c1e",

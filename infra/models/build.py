@@ -7,7 +7,7 @@ idempotent (skips work when its inputs' hash is unchanged):
 
     embedding  infra/models/export_minilm.py   all-MiniLM-L6-v2 -> .cache/models/embedding/
     pii_ner    infra/models/rampart.py          PII tagger       -> .cache/models/pii_ner/
-    heads      infra/models/train_heads.py      classifier heads -> .cache/models/heads/
+    heads      infra/models/train_heads.py      classifier heads (injection: train_injection.py) -> .cache/models/heads/
 
 A step whose module does not exist is reported and skipped (the build carries on); a step that raises stops the
 build with a non-zero exit.

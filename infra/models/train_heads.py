@@ -13,6 +13,8 @@ Heads:
     sentiment/1, toxicity/1   LogisticRegression on EMBEDDING, C chosen by grouped 5-fold CV (macro-F1)
     intent/1 (champion)       LogisticRegression on [TURN_EMBEDDING, CONTEXT_EMBEDDING]
     intent/2 (challenger)     MLP (one ReLU layer) on the same inputs - a different model family to shadow
+    injection/1               LogisticRegression on [EMBEDDING, max cosine to attack / look-alike exemplars], plus
+                              the threshold of the combined rules+model score (infra/models/train_injection.py)
 """
 from __future__ import annotations
 
@@ -36,6 +38,7 @@ LABELS: dict[str, list[str]] = {
     "intent": ["billing_dispute", "cancel_service", "technical_issue", "account_access", "payment_arrangement",
                "complaint_escalation", "shipping_delivery", "fraud_report", "plan_change", "general_inquiry",
                "greeting", "closing"],
+    "injection": ["benign", "attack"],  # trained by infra/models/train_injection.py
 }
 C_GRID = [0.002, 0.01, 0.05, 0.3]  # on standardised features
 CV_FOLDS = 5
@@ -188,6 +191,7 @@ def _inputs_hash(repo_root: pathlib.Path) -> str:
     h = hashlib.sha256()
     paths = sorted((repo_root / DATA_DIR).rglob("*.jsonl")) + [
         repo_root / "infra/models/train_heads.py", repo_root / "infra/models/heads_onnx.py",
+        repo_root / "infra/models/train_injection.py", repo_root / "services/runtime/injection.py",
         repo_root / EMBEDDING_DIR / "build.json"]
     for p in paths:
         h.update(p.relative_to(repo_root).as_posix().encode())
@@ -197,7 +201,7 @@ def _inputs_hash(repo_root: pathlib.Path) -> str:
 
 
 EXPECTED_OUTPUTS = ["sentiment/1/model.onnx", "toxicity/1/model.onnx", "intent/1/model.onnx", "intent/2/model.onnx",
-                    "metrics.json"]
+                    "injection/1/model.onnx", "metrics.json"]
 
 
 def _by_tag(records: list[dict], y: np.ndarray, pred: np.ndarray) -> dict:
@@ -217,6 +221,10 @@ def fold_standardisation(layers: list, mean: np.ndarray, scale: np.ndarray) -> l
 def train_task(repo_root: pathlib.Path, embedder, task: str, out: pathlib.Path, cache: dict | None = None) -> dict:
     from infra.models import heads_onnx
 
+    if task == "injection":  # exemplar-similarity features and a threshold: its own module
+        from infra.models import train_injection
+
+        return train_injection.train(repo_root, embedder, out, cache)
     labels = LABELS[task]
     records = load_dataset(repo_root, task)
     train = [r for r in records if r["split"] == "train"]
@@ -286,6 +294,10 @@ def summary(metrics: dict) -> str:
                     f"{t}={s['accuracy']:.3f}" for t, s in h["by_tag"].items())
             if task == "intent":
                 note = " ".join(f"{t}={s['accuracy']:.3f}" for t, s in h["by_tag"].items())
+            if task == "injection":
+                c = m["heldout_at_threshold"]["combined"]
+                note = (f"threshold={m['threshold']['value']} held-out recall={c['overall']['recall']:.3f} "
+                        f"FPR={c['overall']['fpr']:.3f} look-alike FPR={c.get('lookalike_fpr', 0):.3f}")
             lines.append(f"{task + '/' + version + ' ' + cv['model']:<22}"
                          f"{cv['accuracy_mean']:>8.3f}±{cv['accuracy_std']:.3f}{cv['macro_f1_mean']:>10.3f}±{cv['macro_f1_std']:.3f}"
                          f"{h['accuracy']:>10.3f}{h['macro_f1']:>9.3f}  {note}")
@@ -326,6 +338,10 @@ def build(repo_root: pathlib.Path, force: bool = False) -> None:
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     stamp.write_text(json.dumps({"inputs_sha256": digest}, indent=2) + "\n")
     print(summary(metrics))
+    if "injection" in metrics["tasks"]:
+        from infra.models.train_injection import report
+
+        print(report(metrics["tasks"]["injection"]))
     print(f"heads: built in {metrics['build_seconds']}s -> {out.relative_to(repo_root)}")
 
 

@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import AwareDatetime, Field
 
 from schemas._base import Channel, EventModel, Role
-from schemas._parts import PiiSpan
+from schemas._parts import InjectionSignal, PiiSpan
 
 
 class FeaturesV1(EventModel):
@@ -39,4 +39,9 @@ class FeaturesV1(EventModel):
         default="",
         description="Redacted text of those earlier turns (at most a few, oldest first), one '<role>: <text>' line "
         "each; empty for a conversation's first turn. Models read it to judge a turn in its conversation.",
+    )
+    injection: InjectionSignal | None = Field(
+        default=None,
+        description="Prompt-injection signal on the original text of a customer turn; None where not checked "
+        "(agent and bot turns, or the check switched off).",
     )

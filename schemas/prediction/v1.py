@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import AwareDatetime, Field
 
 from schemas._base import Channel, EventModel, Role
-from schemas._parts import ModelOutput, PiiSpan
+from schemas._parts import InjectionSignal, ModelOutput, PiiSpan
 
 
 class PredictionV1(EventModel):
@@ -26,3 +26,11 @@ class PredictionV1(EventModel):
     redacted_text: str = Field(description="Redacted turn text the models saw.")
     pii: list[PiiSpan] = Field(default_factory=list, description="PII spans found upstream.")
     outputs: list[ModelOutput] = Field(description="One entry per (task, model, deployment).")
+    started_at: AwareDatetime | None = Field(default=None, description="When the turn started, in UTC.")
+    ended_at: AwareDatetime | None = Field(default=None, description="When the turn ended, in UTC.")
+    numeric: dict[str, float] = Field(
+        default_factory=dict, description="The features stage's numeric features, passed through for guardrails."
+    )
+    injection: InjectionSignal | None = Field(
+        default=None, description="Prompt-injection signal from the features stage (computed on the original text)."
+    )

@@ -15,6 +15,16 @@ class FeaturesSettings(BaseSettings):
     ner_model: str = Field(default="pii_ner", description="Triton model that tags personal data (names, addresses).")
     ner_model_version: str = Field(default="", description="Version of the NER model; empty = Triton's latest.")
     ner_timeout_s: float = Field(default=10.0, gt=0, description="Deadline of one NER request to Triton.")
+    injection_enabled: bool = Field(
+        default=True, description="Score prompt injection on the original text of turns by injection_roles."
+    )
+    injection_roles: tuple[str, ...] = Field(
+        default=("customer",), description="Roles whose turns are scored for prompt injection (JSON list)."
+    )
+    embedding_model: str = Field(default="embedding", description="Triton model that embeds the text to score.")
+    injection_model: str = Field(default="injection", description="Triton model: embedding -> attack probability.")
+    injection_model_version: str = Field(default="1", description="Version of the injection model.")
+    injection_timeout_s: float = Field(default=10.0, gt=0, description="Deadline of one embedding/injection request.")
     batch_max_size: int = Field(default=32, ge=1, le=64, description="Most turns sent to Triton in one request.")
     batch_max_wait_ms: float = Field(
         default=5.0, ge=0, description="How long a partial batch waits for more turns; adds at most this latency."

@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from schemas import EventModel
-from schemas._parts import PiiSpan
+from schemas._parts import InjectionSignal, PiiSpan
 from schemas.features.v1 import FeaturesV1
 from schemas.validated_turn.v1 import ValidatedTurnV1
+from services.runtime import injection
 from services.runtime.handler import HandlerContext, HandlerResult, Output
 from services.runtime.pii import PiiDetector, redact
 
@@ -43,6 +44,16 @@ _COMPLAINT = re.compile(
 @dataclass(frozen=True)
 class FeatureRules:
     context_turns: int = 3
+    injection_roles: tuple[str, ...] = ("customer",)  # empty: injection not scored
+    injection_model: str = "injection/1"
+
+
+@dataclass(frozen=True)
+class TurnModels:
+    """What the route's fetcher got from Triton for one turn."""
+
+    ner_spans: bytes | str = b"[]"  # the pii_ner model's JSON span list
+    injection_probability: float | None = None  # the injection model's attack probability, if it ran
 
 
 def features_event_id(turn_id: str) -> str:
@@ -88,6 +99,18 @@ def conversation_features(conversation: Mapping[str, Any], turn: ValidatedTurnV1
     }
 
 
+def injection_signal(text: str, model_probability: float | None, rules: FeatureRules) -> InjectionSignal:
+    """Rules and the model's probability, both on the original text, combined into one score."""
+    hits = injection.rule_hits(text)
+    return InjectionSignal(
+        score=injection.combine(model_probability, hits),
+        model_score=None if model_probability is None else round(min(1.0, max(0.0, model_probability)), 6),
+        rule_hits=list(hits),
+        detector_version=injection.INJECTION_DETECTOR_VERSION,
+        model=rules.injection_model if model_probability is not None else None,
+    )
+
+
 def make_features_handler(detector: PiiDetector, rules: FeatureRules = FeatureRules()):
     """Handler for turns.validated. State: one entry per conversation id. Fetched: the NER model's output."""
 
@@ -100,7 +123,8 @@ def make_features_handler(detector: PiiDetector, rules: FeatureRules = FeatureRu
         if applied and snapshot is None:
             return HandlerResult(skipped="turn_already_applied")
 
-        ner = detector.parse_ner_spans(context.fetched) if context.fetched else []
+        models: TurnModels = context.fetched or TurnModels()
+        ner = detector.parse_ner_spans(models.ner_spans) if models.ner_spans else []
         matches = detector.detect(event.text, ner=ner)
         redacted, kept = redact(event.text, matches)
         is_complaint = event.role.value == "customer" and _COMPLAINT.search(redacted) is not None
@@ -134,6 +158,8 @@ def make_features_handler(detector: PiiDetector, rules: FeatureRules = FeatureRu
             | {"turn_index": float(event.turn_index)},
             context_turn_ids=snapshot["context_turn_ids"],
             context_text=snapshot["context_text"],
+            injection=injection_signal(event.text, models.injection_probability, rules)
+            if event.role.value in rules.injection_roles else None,
         )
         output = (Output(FEATURES_TOPIC, features),)
         if applied:

@@ -64,6 +64,10 @@ def make_prediction_handler(plan: InferencePlan):
             redacted_text=event.redacted_text,
             pii=event.pii,
             outputs=outputs,
+            started_at=event.started_at,
+            ended_at=event.ended_at,
+            numeric=event.numeric,
+            injection=event.injection,
         )
         return HandlerResult(outputs=(Output(PREDICTIONS_TOPIC, prediction),))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
@@ -58,8 +58,8 @@ async def produce_records(bootstrap_servers: str, topic: str,
     """Produce (key, value, headers) records and wait until every one is acknowledged."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, acks="all", linger_ms=5,
                                 max_request_size=max_request_size, enable_idempotence=True)
-    await producer.start()
     try:
+        await producer.start()
         futures = [await producer.send(topic, value=value, key=key, headers=headers)
                    for key, value, headers in records]
         await asyncio.gather(*futures)
@@ -102,3 +102,134 @@ async def collect(bootstrap_servers: str, topic: str, start: dict[TopicPartition
         return records
     finally:
         await consumer.stop()
+
+
+# --- helpers for the `sluice` CLI: produce at a rate, read a topic, fetch one record, consumer-group lag ---
+
+
+def pacing_delay(index: int, rate: float, start: float, now: float) -> float:
+    """Seconds to wait before sending record `index` (0-based) at `rate` records/s on an absolute schedule
+    that began at `start`: record i is due at start + i/rate, so a slow send is caught up, not carried over
+    as drift. 0 for rate <= 0 (as fast as possible) or when the record is already due."""
+    if rate <= 0:
+        return 0.0
+    return max(0.0, start + index / rate - now)
+
+
+async def produce_paced(bootstrap_servers: str, topic: str,
+                        records: Iterable[tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]], *,
+                        rate: float = 0.0, on_sent: Callable[[int], None] | None = None,
+                        max_request_size: int = 4 * 1024 * 1024,
+                        clock: Callable[[], float] = time.monotonic,
+                        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> int:
+    """Produce records at `rate` per second (0 = as fast as possible) and wait until every one is
+    acknowledged; `on_sent(n)` is called with the running count as records are handed to the producer."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, acks="all", linger_ms=5,
+                                max_request_size=max_request_size, enable_idempotence=True)
+    try:
+        await producer.start()
+        futures = []
+        start = clock()
+        for index, (key, value, headers) in enumerate(records):
+            delay = pacing_delay(index, rate, start, clock())
+            if delay > 0:
+                await sleep(delay)
+            futures.append(await producer.send(topic, value=value, key=key, headers=headers))
+            if on_sent is not None:
+                on_sent(index + 1)
+        await asyncio.gather(*futures)
+        return len(futures)
+    finally:
+        await producer.stop()
+
+
+async def read_topic(bootstrap_servers: str, topic: str, *, from_beginning: bool = False, last: int = 0,
+                     follow: bool = False, poll_ms: int = 200) -> AsyncIterator[ConsumerRecord]:
+    """Records of `topic` (no consumer group, nothing committed): from the beginning, or the last `last` of
+    each partition; without `follow`, only those present when called (end offsets read once at the start),
+    with `follow`, new ones too, until the caller stops iterating. Use with contextlib.aclosing."""
+    partitions = await topic_partitions(bootstrap_servers, [topic])
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False,
+                                auto_offset_reset="earliest")
+    await consumer.start()
+    try:
+        consumer.assign(partitions)
+        begins = await consumer.beginning_offsets(partitions)
+        ends = await consumer.end_offsets(partitions)
+        for tp in partitions:
+            consumer.seek(tp, begins[tp] if from_beginning else max(begins[tp], ends[tp] - max(0, last)))
+        while True:
+            if not follow:
+                pending = [tp for tp in partitions if await consumer.position(tp) < ends[tp]]
+                if not pending:
+                    return
+            batch = await consumer.getmany(timeout_ms=poll_ms)
+            records = sorted((r for rs in batch.values() for r in rs), key=lambda r: (r.timestamp, r.partition))
+            for record in records:
+                if follow or record.offset < ends[TopicPartition(record.topic, record.partition)]:
+                    yield record
+    finally:
+        await consumer.stop()
+
+
+async def fetch_record(bootstrap_servers: str, topic: str, partition: int, offset: int,
+                       timeout_s: float = 10.0) -> ConsumerRecord:
+    """The one record at topic/partition/offset; LookupError when the partition or offset does not exist."""
+    partitions = await topic_partitions(bootstrap_servers, [topic])
+    tp = TopicPartition(topic, partition)
+    if tp not in partitions:
+        raise LookupError(f"topic {topic} has no partition {partition} (partitions 0-{len(partitions) - 1})")
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        consumer.assign([tp])
+        begin = (await consumer.beginning_offsets([tp]))[tp]
+        end = (await consumer.end_offsets([tp]))[tp]
+        if not begin <= offset < end:
+            span = f"offsets {begin}-{end - 1}" if end > begin else "no records"
+            raise LookupError(f"{topic} partition {partition} has no offset {offset} ({span})")
+        consumer.seek(tp, offset)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            batch = await consumer.getmany(tp, timeout_ms=200)
+            for record in batch.get(tp, []):
+                if record.offset == offset:
+                    return record
+                if record.offset > offset:
+                    raise LookupError(f"{topic} partition {partition} offset {offset} is not a record")
+        raise TimeoutError(f"{topic} {partition}:{offset} not fetched within {timeout_s}s")
+    finally:
+        await consumer.stop()
+
+
+async def consumer_groups(bootstrap_servers: str) -> list[str]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    await admin.start()
+    try:
+        return sorted(str(group[0]) for group in await admin.list_consumer_groups())
+    finally:
+        await admin.close()
+
+
+async def group_lag(bootstrap_servers: str, groups: Iterable[str]) -> dict[str, dict[TopicPartition, tuple[int, int]]]:
+    """Per group, per partition it has committed: (committed offset, end offset)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    await admin.start()
+    try:
+        committed = {}
+        for group in groups:
+            offsets = await admin.list_consumer_group_offsets(group)
+            committed[group] = {tp: meta.offset for tp, meta in offsets.items() if meta.offset >= 0}
+    finally:
+        await admin.close()
+    partitions = sorted({tp for offsets in committed.values() for tp in offsets})
+    ends: dict[TopicPartition, int] = {}
+    if partitions:
+        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
+        await consumer.start()
+        try:
+            ends = await consumer.end_offsets(partitions)
+        finally:
+            await consumer.stop()
+    return {group: {tp: (offset, ends.get(tp, offset)) for tp, offset in sorted(offsets.items())}
+            for group, offsets in committed.items()}

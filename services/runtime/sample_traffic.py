@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import random
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -159,3 +160,53 @@ _MALFORMED = {
     "legacy_bad_speaker": lambda t, m: (_json(_legacy(t) | {"speaker": "supervisor"}), _R.UPCAST_FAILED, []),
 }
 MALFORMED_KINDS = tuple(_MALFORMED)
+
+
+def record_from_body(body: dict) -> RawRecord:
+    """A valid-looking raw record for a raw_turn body (v1 or v2): keyed by conversation, schema header from the body."""
+    schema = f"{body.get('schema_name', 'raw_turn')}/v{body.get('schema_version', 2)}".encode()
+    key = body.get("conversation_id")
+    event_id = body.get("event_id")
+    return RawRecord(str(key).encode() if key is not None else None, json.dumps(body).encode(),
+                     [(SCHEMA_HEADER, schema)], event_id if isinstance(event_id, str) else None)
+
+
+def jsonl_lines(turns) -> Iterator[str]:
+    """One raw turn JSON per line (each ending in a newline), for `sluice produce --file`.
+
+    Takes RawRecords or anything with a `.record` RawRecord (e.g. conversations.GeneratedTurn).
+    """
+    for item in turns:
+        record = getattr(item, "record", item)
+        value = record.value or b""
+        yield value.decode("utf-8", "replace").replace("\n", " ") + "\n"
+
+
+def read_jsonl(path) -> list[RawRecord]:
+    """Records from a JSON-lines file of raw turns; blank lines are skipped.
+
+    A line that is not a JSON object becomes a record whose value is the original line bytes (no key, no
+    headers), so it is dead-lettered downstream rather than silently dropped.
+    """
+    records = []
+    with open(path, "rb") as handle:
+        for raw in handle.read().split(b"\n"):
+            line = raw[:-1] if raw.endswith(b"\r") else raw
+            if not line.strip():
+                continue
+            try:
+                body = json.loads(line.decode("utf-8"))
+            except (UnicodeDecodeError, ValueError, RecursionError):
+                body = None
+            if isinstance(body, dict) and isinstance(body.get("schema_version", 2), int) \
+                    and isinstance(body.get("schema_name", "raw_turn"), str):
+                records.append(RawRecord(*_keyed(body, line)))
+            else:
+                records.append(RawRecord(None, line, [], None))
+    return records
+
+
+def _keyed(body: dict, line: bytes) -> tuple[bytes | None, bytes, list[tuple[str, bytes]], str | None]:
+    # The original bytes travel unchanged; the header names the schema the body declares.
+    record = record_from_body(body)
+    return record.key, line, record.headers, record.event_id

@@ -57,7 +57,7 @@ def start_broker(port: int, data_dir: Path) -> Broker:
 
 @pytest.fixture(scope="session")
 def kafka() -> Iterator[Broker]:
-    broker = Broker(f"127.0.0.1:{TEST_KAFKA_PORT}", TEST_KAFKA_PORT, REPO / ".data" / "kafka-test")
+    broker = Broker(f"127.0.0.1:{TEST_KAFKA_PORT}", TEST_KAFKA_PORT, REPO / ".data" / f"kafka-test-{TEST_KAFKA_PORT}")
     started_here = not broker.is_running()
     if started_here:
         # Fresh storage each session: old test namespaces would only slow the broker's start.
@@ -94,7 +94,7 @@ class Triton:
 
 @pytest.fixture(scope="session")
 def triton() -> Iterator[Triton]:
-    server = Triton(TEST_TRITON_HTTP_PORT, REPO / ".data" / "triton-test")
+    server = Triton(TEST_TRITON_HTTP_PORT, REPO / ".data" / f"triton-test-{TEST_TRITON_HTTP_PORT}")
     started_here = not server.is_running()
     if started_here:
         server.run("start")

@@ -10,7 +10,13 @@ import pytest
 
 from schemas.features.v1 import FeaturesV1
 from schemas.validated_turn.v1 import ValidatedTurnV1
-from services.features.handlers import SNAPSHOTS_KEPT, FeatureRules, features_event_id, make_features_handler
+from services.features.handlers import (
+    SNAPSHOTS_KEPT,
+    FeatureRules,
+    TurnModels,
+    features_event_id,
+    make_features_handler,
+)
 from services.runtime.handler import HandlerContext
 from services.runtime.pii import PiiDetector
 
@@ -35,7 +41,7 @@ class Conversation:
         self.state: dict = {}
 
     def send(self, event: ValidatedTurnV1, ner: list[dict] | None = None):
-        fetched = json.dumps(ner or []).encode()
+        fetched = TurnModels(ner_spans=json.dumps(ner or []).encode())
         context = HandlerContext(service="features", now=T0, source_topic="turns.validated", partition=0,
                                  offset=0, fetched=fetched)
         result = HANDLER(event, self.state, context)

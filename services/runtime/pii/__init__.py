@@ -9,5 +9,6 @@ Deterministic recognizers (validated numbers, read-aloud forms, context-cued nam
 Rampart NER model runs on Triton as model ``pii_ner`` and its spans are merged here.
 """
 from .detector import NER_LABEL_MAP, PII_TYPES, PiiDetector, PiiMatch, redact
+from .residual import residual_matches
 
-__all__ = ["NER_LABEL_MAP", "PII_TYPES", "PiiDetector", "PiiMatch", "redact"]
+__all__ = ["NER_LABEL_MAP", "PII_TYPES", "PiiDetector", "PiiMatch", "redact", "residual_matches"]

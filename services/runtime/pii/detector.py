@@ -16,7 +16,7 @@ from .spoken import (LETTERS, UNITS, DigitRun, Token, alnum_pieces, digit_runs, 
                      read_number_at, tokenize)
 
 PII_TYPES = ("PERSON", "EMAIL", "PHONE", "CARD", "IBAN", "SSN", "IP", "ADDRESS", "ACCOUNT_NUMBER", "DATE",
-             "GOVERNMENT_ID", "URL")
+             "GOVERNMENT_ID", "URL", "NUMBER_SEQUENCE")
 
 # Rampart's 35 BIO labels (17 entity types + O) -> project taxonomy. BIO prefixes are stripped before lookup.
 #   GIVEN_NAME, SURNAME                                   -> PERSON

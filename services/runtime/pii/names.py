@@ -148,6 +148,7 @@ number email address name last first full middle spelled spell spelling that's i
 one two three four five six seven eight nine ten zero oh double triple hundred thousand
 monday tuesday wednesday thursday friday saturday sunday today tomorrow yesterday morning afternoon evening
 january february march april june july august september october november december
+someone somebody anyone anybody everyone everybody nobody noone whoever person people someone's
 your our their his her its mine
 going able supposed still unable unhappy pleased will would shall might must can't won't
 """.split())

@@ -4,7 +4,7 @@ KAFKA := infra/kafka/kafka.sh
 TRITON := infra/triton/triton.sh
 
 .PHONY: setup demo test test-unit test-integration kafka-up kafka-down kafka-status kafka-logs topics \
-        topics-verify up down contracts contracts-check compose-check bench clean \
+        topics-verify up down contracts contracts-check compose-check bench eval clean \
         triton-up triton-down triton-status triton-logs models
 
 setup:            ## venvs + dependencies + Kafka jars + Triton, models and model repository (idempotent)
@@ -72,6 +72,11 @@ compose-check: setup
 
 bench: setup      ## ingestion vs bare aiokafka passthrough, same broker, same run
 	@$(PY) infra/bench/ingestion_bench.py
+
+eval: setup       ## quality tables: guardrails per check, drift detectors vs river, drift on generated traffic
+	@$(PY) -m infra.guardrails.evaluate
+	@$(PY) -m infra.drift.evaluate --quick
+	@$(PY) -m infra.drift.traffic_check --turns 20000 --windows 5 --seeds 1
 
 clean:            ## remove local state (Kafka data, service state); keeps venv and jar cache
 	@$(TRITON) stop || true

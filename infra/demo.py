@@ -19,6 +19,7 @@ import time
 import urllib.request
 import uuid
 from collections import Counter
+from datetime import datetime, timezone
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -28,8 +29,11 @@ from aiokafka import AIOKafkaConsumer  # noqa: E402
 
 from schemas.dead_letter.v1 import DeadLetterV1  # noqa: E402
 from schemas.enriched_turn.v1 import EnrichedTurnV1  # noqa: E402
+from schemas.feedback.v1 import FeedbackV1  # noqa: E402
+from schemas.online_metrics.v1 import OnlineMetricsV1  # noqa: E402
 from schemas.review_request.v1 import ReviewRequestV1  # noqa: E402
 from services.runtime.accounting import account  # noqa: E402
+from services.runtime.codec import encode  # noqa: E402
 from services.runtime.bootstrap import bootstrap_topics  # noqa: E402
 from services.runtime.deadletter import original_key  # noqa: E402
 from services.runtime.conversations import SCENARIOS, generate_turns  # noqa: E402
@@ -42,7 +46,8 @@ KAFKA = REPO / "infra" / "kafka" / "kafka.sh"
 TRITON = REPO / "infra" / "triton" / "triton.sh"
 RUN_DIR = REPO / ".data" / "services"
 # service -> HTTP port (health, readiness, metrics), in pipeline order; grows as services are added.
-SERVICES = {"ingestion": 8081, "features": 8082, "inference": 8083, "guardrails": 8084}
+SERVICES = {"ingestion": 8081, "features": 8082, "inference": 8083, "guardrails": 8084, "feedback": 8085,
+            "drift": 8086}
 
 
 def say(message: str) -> None:
@@ -168,7 +173,7 @@ class LiveView:
     throughput (from topic end offsets) and lag (from the services' committed offsets)."""
 
     STAGE_OUTPUTS = {"ingestion": "turns.validated", "features": "features", "inference": "predictions",
-                     "guardrails": "turns.enriched"}
+                     "guardrails": "turns.enriched", "drift": "drift.observations"}
 
     def __init__(self, bootstrap: str, topic: dict[str, str], namespace: str, run_id: str, interactive: bool):
         self.bootstrap, self.topic, self.namespace, self.run_id = bootstrap, topic, namespace, run_id
@@ -256,7 +261,8 @@ async def stream_and_verify(turn_count: int, malformed_count: int, duplicates: i
     bootstrap = settings.bootstrap_servers
     topic = {name: contract.physical(name, namespace)
              for name in ("turns.raw", "turns.validated", "features", "predictions", "turns.enriched",
-                          "review.requests", "deadletter")}
+                          "review.requests", "deadletter", "drift.observations", "feedback", "examples.labeled",
+                          "metrics.online", "drift.alerts")}
     start = {name: await end_offsets(bootstrap, [physical]) for name, physical in topic.items()}
     run_id = uuid.uuid4().hex[:10]
     seed = int(run_id[:6], 16) if seed is None else seed
@@ -360,7 +366,40 @@ async def stream_and_verify(turn_count: int, malformed_count: int, duplicates: i
     for r in list(view.reviews.values())[:3]:
         say(f"  [{r.verdict.value}/{r.priority}] {r.redacted_text[:70]!r} <- "
             + ", ".join(reason.code for reason in r.reasons))
+    await feedback_loop(bootstrap, topic, start, turns, view)
     return result.ok and ok_dlq and ok_pii and ok_blocked
+
+
+async def feedback_loop(bootstrap: str, topic: dict[str, str], start: dict, turns, view: "LiveView") -> None:
+    """Reviewers label the intent of the turns sent for review (the generator's truth plays the reviewer);
+    the feedback service joins each label to its prediction and scores champion and shadow challenger."""
+    truth = {t.record.event_id: t.truth.intent for t in turns}
+    reviewed = [r for r in view.reviews.values() if r.turn_id in truth][:150]
+    if not reviewed:
+        return
+    spec = load_contract(RuntimeSettings().contract_path).get("feedback")
+    now = datetime.now(timezone.utc)
+    labels = [encode(FeedbackV1(event_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"demo-label:{r.prediction_event_id}")),
+                                occurred_at=now, prediction_event_id=r.prediction_event_id, turn_id=r.turn_id,
+                                label_source="human_review", label_name="intent", label_value=truth[r.turn_id],
+                                review_decision="approve"), spec, "demo", now) for r in reviewed]
+    await produce_records(bootstrap, topic["feedback"], [(e.key, e.value, e.headers) for e in labels])
+    examples = await collect(bootstrap, topic["examples.labeled"], start["examples.labeled"],
+                             expect=len(labels), timeout_s=60, settle_s=2.0)
+    metrics = [OnlineMetricsV1.model_validate_json(r.value) for r in await collect(
+        bootstrap, topic["metrics.online"], start["metrics.online"], expect=1, timeout_s=30, settle_s=2.0)]
+    latest: dict[tuple, OnlineMetricsV1] = {}
+    for m in metrics:
+        if m.task == "intent":
+            latest[(m.model_name, m.model_version, m.deployment.value)] = m
+    say(f"\nfeedback: {len(labels)} reviewer labels for intent -> {len(examples)} labeled examples "
+        f"(champion and shadow challenger each)")
+    for (model, version, deployment), m in sorted(latest.items()):
+        say(f"  {model} v{version} ({deployment}): accuracy {m.accuracy if m.accuracy is None else round(m.accuracy, 3)}"
+            f" on {m.labeled} labeled of {m.predictions} predictions in its bucket (on reviewed turns, the hard ones)")
+    alerts = await collect(bootstrap, topic["drift.alerts"], start["drift.alerts"], expect=0, timeout_s=3,
+                           settle_s=1.0)
+    say(f"drift: {len(alerts)} alert(s) during the run (detectors warm up on the first 1,000 turns)")
 
 
 def main() -> int:

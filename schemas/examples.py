@@ -8,9 +8,12 @@ from schemas._base import Channel, EventModel, Role
 from schemas._parts import Deployment, InjectionSignal, ModelOutput, PiiSpan, Verdict, VerdictReason
 from schemas.dead_letter.v1 import DeadLetterReason, DeadLetterV1, FieldError, OriginalHeader
 from schemas.drift_alert.v1 import DriftAlertV1
+from schemas.drift_observation.v1 import DriftObservationV1
 from schemas.enriched_turn.v1 import EnrichedTurnV1
 from schemas.features.v1 import FeaturesV1
 from schemas.feedback.v1 import FeedbackV1
+from schemas.feedback_join.v1 import FeedbackJoinV1, PredictionSnapshot, SnapshotOutput
+from schemas.feedback_metric_update.v1 import FeedbackMetricUpdateV1, LabeledObservation, MetricDelta
 from schemas.labeled_example.v1 import LabeledExampleV1
 from schemas.online_metrics.v1 import ClassMetrics, OnlineMetricsV1
 from schemas.prediction.v1 import PredictionV1
@@ -132,5 +135,35 @@ EXAMPLES: list[EventModel] = [
         source_timestamp=T1, original_key_b64="Y2FsbC0yMDI2LTExLTI3LTAwNDI=",
         original_value_b64="eyJ0dXJuX2luZGV4IjogImZvdXIifQ==",
         original_headers=[OriginalHeader(key="sluice-schema", value_b64="cmF3X3R1cm4vdjI=")], attempts=1,
+    ),
+    DriftObservationV1(
+        event_id="obs-prediction-0b6f4c1e", occurred_at=T1, producer="drift", source_topic="predictions",
+        source_event_id="prediction-0b6f4c1e", tenant_id="acme-telecom",
+        numeric={"numeric.word_count": 15.0, "confidence.intent": 0.91, "confidence.sentiment": 0.78},
+        categorical={"class.intent": "billing_dispute", "class.sentiment": "negative"},
+        embedding=[0.12, -0.4, 0.05, 0.31],
+    ),
+    FeedbackJoinV1(
+        event_id="0f4b9a2e-3c1d-5e6f-8a7b-9c0d1e2f3a4b", occurred_at=T1, producer="feedback",
+        prediction_event_id="prediction-0b6f4c1e", kind="prediction",
+        prediction=PredictionSnapshot(
+            turn_id="0b6f4c1e-8d2a-4b71-9a55-3f7c2d1e0a42", conversation_id="call-2026-11-27-0042",
+            tenant_id="acme-telecom", predicted_at=T1, redacted_text=REDACTED,
+            outputs=[SnapshotOutput(task="intent", model_name="intent", model_version="1",
+                                    deployment=Deployment.CHAMPION, label="billing_dispute", confidence=0.91),
+                     SnapshotOutput(task="intent", model_name="intent", model_version="2",
+                                    deployment=Deployment.CHALLENGER, label="fraud_report", confidence=0.55)],
+        ),
+    ),
+    FeedbackMetricUpdateV1(
+        event_id="7c2e5d1a-9b3f-5a4c-8d6e-1f2a3b4c5d6e", occurred_at=T1, producer="feedback",
+        prediction_event_id="prediction-0b6f4c1e", source_partition=1, source_offset=4711,
+        deltas=[MetricDelta(model_name="intent", model_version="1", deployment=Deployment.CHAMPION, task="intent",
+                            window_start=datetime(2026, 11, 27, 9, tzinfo=timezone.utc),
+                            window_end=datetime(2026, 11, 27, 10, tzinfo=timezone.utc),
+                            add=LabeledObservation(true_label="billing_dispute", predicted_label="billing_dispute",
+                                                   label_latency_s=3600.0),
+                            retract=LabeledObservation(true_label="fraud_report", predicted_label="billing_dispute",
+                                                       label_latency_s=1800.0))],
     ),
 ]

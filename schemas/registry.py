@@ -8,9 +8,12 @@ from dataclasses import dataclass, field
 from schemas._base import EventModel
 from schemas.dead_letter.v1 import DeadLetterV1
 from schemas.drift_alert.v1 import DriftAlertV1
+from schemas.drift_observation.v1 import DriftObservationV1
 from schemas.enriched_turn.v1 import EnrichedTurnV1
 from schemas.features.v1 import FeaturesV1
 from schemas.feedback.v1 import FeedbackV1
+from schemas.feedback_join.v1 import FeedbackJoinV1
+from schemas.feedback_metric_update.v1 import FeedbackMetricUpdateV1
 from schemas.labeled_example.v1 import LabeledExampleV1
 from schemas.online_metrics.v1 import OnlineMetricsV1
 from schemas.prediction.v1 import PredictionV1
@@ -74,8 +77,11 @@ def _build_default() -> SchemaRegistry:
     for model in (
         RawTurnV1, RawTurnV2, ValidatedTurnV1, FeaturesV1, PredictionV1, EnrichedTurnV1, ReviewRequestV1,
         FeedbackV1, LabeledExampleV1, OnlineMetricsV1, DriftAlertV1, RetrainRequestV1, DeadLetterV1,
+        DriftObservationV1,
     ):
         registry.register(model)
+    registry.register(FeedbackJoinV1)
+    registry.register(FeedbackMetricUpdateV1)
     registry.register_upcaster("raw_turn", 1, raw_turn_v1_to_v2)  # type: ignore[arg-type]
     return registry
 

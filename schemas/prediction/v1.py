@@ -34,3 +34,9 @@ class PredictionV1(EventModel):
     injection: InjectionSignal | None = Field(
         default=None, description="Prompt-injection signal from the features stage (computed on the original text)."
     )
+    embedding_b64: str | None = Field(
+        default=None,
+        description="Embedding of the redacted turn text as little-endian float16, base64 (384 dims for "
+        "all-MiniLM-L6-v2): for drift monitoring and semantic search downstream; never of unredacted text.",
+    )
+    embedding_model: str | None = Field(default=None, description="'<model>/<version>' that made embedding_b64.")

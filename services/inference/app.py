@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -11,7 +12,7 @@ import numpy as np
 
 from schemas import EventModel
 from services.inference.config import InferenceSettings
-from services.inference.handlers import make_prediction_handler
+from services.inference.handlers import EMBEDDING_KEY, make_prediction_handler
 from services.inference.plan import Binding, InferencePlan, load_plan
 from services.runtime.fetch import BatchPolicy, BatchRejected, DependencyUnavailable
 from services.runtime.service import Route, StreamService
@@ -76,6 +77,16 @@ def model_fetcher(client: TritonClient, plan: InferencePlan, config: InferenceSe
             for b in plan.bindings
         ))
         per_event: list[dict[str, Any]] = [{} for _ in events]
+        if config.publish_embedding and config.embedding_model in via:
+            row, merged, _ = via[config.embedding_model]
+            vectors = merged[plan.contracts[config.embedding_model].outputs[0].name]
+            if all(event.redacted_text in row for event in events):
+                version = plan.contracts[config.embedding_model].versions[-1]
+                for i, event in enumerate(events):
+                    per_event[i][EMBEDDING_KEY] = (
+                        base64.b64encode(vectors[row[event.redacted_text]].astype("<f2").tobytes()).decode("ascii"),
+                        f"{config.embedding_model}/{version}",
+                    )
         for binding, answer in zip(plan.bindings, answers):
             if answer is None:
                 continue

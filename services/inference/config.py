@@ -35,3 +35,11 @@ class InferenceSettings(BaseSettings):
     batch_max_wait_ms: float = Field(
         default=5.0, ge=0, description="How long a partial batch waits for more turns; adds at most this latency."
     )
+    publish_embedding: bool = Field(
+        default=True,
+        description="Attach the embedding of the redacted turn text (float16, base64) to each prediction, for "
+        "drift monitoring and search downstream (~1 KB per prediction).",
+    )
+    embedding_model: str = Field(
+        default="embedding", description="The `via` model whose output on redacted_text is published."
+    )

@@ -14,6 +14,8 @@ from services.inference.plan import Binding, InferencePlan
 from services.runtime.handler import HandlerContext, HandlerResult, Output
 
 PREDICTIONS_TOPIC = "predictions"
+# Key of the fetched entry holding (base64 float16 embedding of the redacted text, '<model>/<version>').
+EMBEDDING_KEY = "__embedding__"
 _PREDICTION_ID_NAMESPACE = uuid.UUID("a4e0c8b2-9f13-4d6e-8c57-1e2b3d4f5a60")
 
 
@@ -68,6 +70,8 @@ def make_prediction_handler(plan: InferencePlan):
             ended_at=event.ended_at,
             numeric=event.numeric,
             injection=event.injection,
+            embedding_b64=fetched[EMBEDDING_KEY][0] if EMBEDDING_KEY in fetched else None,
+            embedding_model=fetched[EMBEDDING_KEY][1] if EMBEDDING_KEY in fetched else None,
         )
         return HandlerResult(outputs=(Output(PREDICTIONS_TOPIC, prediction),))
 

@@ -19,7 +19,7 @@ from typing import Any, TextIO
 
 from aiokafka.errors import KafkaConnectionError, KafkaError
 
-SERVICES = ("ingestion", "features", "inference", "guardrails")
+SERVICES = ("ingestion", "features", "inference", "guardrails", "feedback", "drift")
 REPLAYED_FROM_HEADER = "sluice-replayed-from"
 
 
@@ -368,6 +368,14 @@ _SUMMARIES: dict[str, Callable[[Any], str]] = {
     "drift_alert": lambda e: f"{e.signal} {e.detector} statistic={e.statistic:.4g} threshold={e.threshold:.4g} "
     f"severity={e.severity}",
     "retrain_request": lambda e: f"{e.model_name}:{e.model_version} {e.task} {_clip(e.reason)}",
+    "drift_observation": lambda e: f"{e.source_topic}:{e.source_event_id} "
+    + " ".join(f"{k}={v:.3g}" for k, v in sorted(e.numeric.items())[:4])
+    + "".join(f" {k}={v}" for k, v in sorted(e.categorical.items())[:3]),
+    "feedback_join": lambda e: f"prediction={e.prediction_event_id} {e.kind} "
+    + (f"{e.label.label_source} {e.label.label_name}={e.label.label_value} v{e.label.label_version}" if e.label
+       else f"outputs={len(e.prediction.outputs) if e.prediction else 0}"),
+    "feedback_metric_update": lambda e: f"prediction={e.prediction_event_id} from {e.source_partition}@"
+    f"{e.source_offset} deltas={len(e.deltas)}",
     "dead_letter": lambda e: f"{e.reason_code} {e.service} {e.source_topic}[{e.source_partition}]@{e.source_offset} "
     f"{_clip(e.reason, 80)}",
 }

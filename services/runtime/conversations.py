@@ -995,9 +995,10 @@ def _legacy_body(body: dict, rng: random.Random) -> dict:
 def iter_turns(*, seed: int = 7, scenario: str = "stationary", run_id: str | None = None,
                drift_after: int | None = None, start: datetime | None = None,
                toxic_share: float = 0.04, injection_share: float = 0.03, pii_share: float = 0.15,
-               legacy_share: float = 0.0) -> Iterator[GeneratedTurn]:
+               legacy_share: float = 0.0, concurrent_conversations: int | None = None) -> Iterator[GeneratedTurn]:
     """Endless stream of generated turns (for rate-controlled producers); drift after `drift_after` turns
-    (default 1000)."""
+    (default 1000). `concurrent_conversations`: how many conversations interleave (default 4-6, a small queue;
+    a large call centre interleaves hundreds, which makes consecutive turns nearly independent)."""
     if scenario not in SCENARIOS:
         raise ValueError(f"unknown scenario {scenario!r}; one of {', '.join(SCENARIOS)}")
     for name, share in (("toxic_share", toxic_share), ("injection_share", injection_share),
@@ -1021,7 +1022,8 @@ def iter_turns(*, seed: int = 7, scenario: str = "stationary", run_id: str | Non
     while True:
         drifted = scenario != "stationary" and index >= drift_after
         mix = _DRIFTED[scenario] if drifted else _BASE
-        while len(active) < 4 or (len(active) < 6 and rng.random() < 0.3):
+        while (len(active) < 4 or (len(active) < 6 and rng.random() < 0.3)) if concurrent_conversations is None \
+                else len(active) < concurrent_conversations:
             active.append(_new_conversation(rng, f"{run_id}-conv-{started:06d}", mix, drifted))
             started += 1
         conv = rng.choice(active)
@@ -1063,14 +1065,14 @@ def iter_turns(*, seed: int = 7, scenario: str = "stationary", run_id: str | Non
 def generate_turns(count: int, *, seed: int = 7, scenario: str = "stationary", run_id: str | None = None,
                    drift_after: int | None = None, start: datetime | None = None,
                    toxic_share: float = 0.04, injection_share: float = 0.03, pii_share: float = 0.15,
-                   legacy_share: float = 0.0) -> list[GeneratedTurn]:
+                   legacy_share: float = 0.0, concurrent_conversations: int | None = None) -> list[GeneratedTurn]:
     """`count` generated turns; drift scenarios switch after `drift_after` turns (default: count // 2)."""
     if count < 0:
         raise ValueError("count must be >= 0")
     stream = iter_turns(seed=seed, scenario=scenario, run_id=run_id,
                         drift_after=count // 2 if drift_after is None else drift_after, start=start,
                         toxic_share=toxic_share, injection_share=injection_share, pii_share=pii_share,
-                        legacy_share=legacy_share)
+                        legacy_share=legacy_share, concurrent_conversations=concurrent_conversations)
     return list(islice(stream, count))
 
 

@@ -261,3 +261,9 @@ def test_policy_change_takes_effect_without_code_change(tmp_path):
     assert guardrails.judge(prediction(toxic=0.7)).verdict == Verdict.BLOCK
     assert GUARDRAILS.judge(prediction(toxic=0.7)).verdict == Verdict.FLAG
     assert guardrails.policy.label != GUARDRAILS.policy.label  # same version string, different digest
+
+
+def test_staff_turns_are_flagged_for_toxicity_but_never_blocked():
+    out = run(prediction("lovely, a team leader will call you back tomorrow", role="agent", toxic=0.97))
+    assert set(out) == {ENRICHED_TOPIC, REVIEW_TOPIC} and out[ENRICHED_TOPIC].verdict == Verdict.FLAG
+    assert codes(out[REVIEW_TOPIC]) == {"toxicity_above_flag_threshold"} and out[REVIEW_TOPIC].priority == "low"

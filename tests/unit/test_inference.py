@@ -3,6 +3,7 @@ Triton client, and the pure handler. A new model joins by its contract alone (no
 
 from __future__ import annotations
 
+import base64
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -136,6 +137,9 @@ async def test_champion_and_shadow_challenger_run_from_the_contracts(tmp_path):
     # the embedding ran once per distinct text, in chunks of the contract's max_batch_size
     embedded = [row[0] for model, _, inputs in client.requests if model == "embedding" for row in inputs["TEXT"]]
     assert sorted(embedded) == sorted({b"this is a long and happy sentence", b"short"})
+    # the turn's embedding travels with the prediction (float16, base64) for drift monitoring downstream
+    vector = np.frombuffer(base64.b64decode(first.embedding_b64), dtype="<f2")
+    assert vector.tolist() == [33.0, 6.0, 1.0] and first.embedding_model == "embedding/1"
 
 
 async def test_a_new_model_joins_the_pipeline_by_its_contract_alone(tmp_path):

@@ -1,0 +1,1 @@
+"""Calibration and evaluation tooling for the drift detectors (``services/drift/detectors.py``)."""

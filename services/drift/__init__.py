@@ -1,0 +1,1 @@
+"""Sluice drift service package (detectors library: ``services.drift.detectors``)."""

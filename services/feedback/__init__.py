@@ -1,0 +1,1 @@
+"""The feedback service: joins human feedback to its prediction and computes online metrics."""

@@ -44,7 +44,7 @@ from services.guardrails.policy import (  # noqa: E402
     ModelThresholdCheck,
     load_policy,
 )
-from services.runtime.model_contracts import load_model_contracts  # noqa: E402
+from services.runtime.model_contracts import load_model_contracts, served_task_labels  # noqa: E402
 from services.runtime.pii import PiiDetector, redact, residual_matches  # noqa: E402
 
 MODELS = REPO / ".cache" / "models"
@@ -356,7 +356,7 @@ def main(argv: list[str] | None = None) -> int:
 
     contracts = load_model_contracts()
     policy = load_policy(None, contracts)
-    task_labels = {c.serving.task: tuple(c.labels or ()) for c in contracts.values() if c.serving is not None}
+    task_labels = served_task_labels(contracts)
     detector = PiiDetector()
     guardrails = Guardrails(policy, detector, task_labels)
     print(f"policy {policy.label}")

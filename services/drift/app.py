@@ -6,7 +6,7 @@ from services.drift.bank import BankSettings, DetectorBank
 from services.drift.config import DriftSettings
 from services.drift.handlers import make_detection_handler, make_extraction_handler
 from services.drift.signals import Projection, SignalPlan
-from services.runtime.model_contracts import load_model_contracts
+from services.runtime.model_contracts import load_model_contracts, served_task_labels
 from services.runtime.service import Route, StreamService
 from services.runtime.settings import RuntimeSettings
 from services.runtime.state import StateSpec
@@ -17,9 +17,8 @@ EMBEDDING_INPUT_DIMS = 384
 
 
 def bank_settings(config: DriftSettings) -> BankSettings:
-    contracts = load_model_contracts(config.model_contracts_dir) if config.model_contracts_dir \
-        else load_model_contracts()
-    labels = {c.serving.task: tuple(c.labels or ()) for c in contracts.values() if c.serving is not None}
+    contracts = load_model_contracts(config.model_contracts_dir)
+    labels = served_task_labels(contracts)
     unknown = sorted(set(config.class_tasks) - set(labels))
     if unknown:
         raise ValueError(f"SLUICE_DRIFT_CLASS_TASKS names tasks no model contract serves: {unknown} "
@@ -31,6 +30,7 @@ def bank_settings(config: DriftSettings) -> BankSettings:
         label_window=config.label_window,
         label_reference=config.label_reference_size,
         class_reference=config.class_reference_size,
+        turns_per_conversation=config.turns_per_conversation,
         cooldown_s=config.cooldown_s,
         retrain_min_labeled=config.retrain_min_labeled,
         numeric_features=tuple(config.numeric_features),

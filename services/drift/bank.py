@@ -8,9 +8,10 @@ detectors' distribution-free mapping (empirical CDF of the reference, then the n
 such distribution fit the calibration. A rate (a class's share, a verdict's share, the error rate) is the
 window mean of a 0/1 value.
 
-The false-alarm budget is for the whole bank (family-wise) per 100,000 observations: it is split evenly
-across the detectors, and each detector, seeing one value per `window` observations, gets
-`budget / detectors * window` per 100,000 of its own updates.
+The false-alarm budget is for the whole bank (family-wise) per 100,000 turns: it is split evenly across the
+detectors, and each detector, whose one update stands for `window` turns (times `turns_per_conversation` for a
+signal sampled once per conversation), gets `budget / detectors * turns per update` per 100,000 of its own
+updates.
 
 State: the running part of every detector and window lives under one small key ("bank"), written with each
 observation; the large, immutable reference samples are written once each, under "ref:<signal>", when the
@@ -27,6 +28,7 @@ from typing import Any
 from schemas.drift_observation.v1 import DriftObservationV1
 from services.drift import detectors
 
+CONVERSATION_LEVEL = ("class", "confidence", "embedding")  # sampled once per conversation (signals.py)
 SEVERITY = {"numeric": "info", "confidence": "warning", "class_mix": "warning", "embedding": "warning",
             "verdict_rate": "warning", "error_rate": "critical"}
 
@@ -38,7 +40,10 @@ class BankSettings:
     window: int = 5
     label_window: int = 1
     label_reference: int = 500
-    class_reference: int = 200  # class observations (one per conversation) forming a class's reference rate
+    class_reference: int = 500  # class observations (one per conversation) forming a class's reference rate
+    # Conversation-level signals are sampled once per conversation: one of their updates stands for this many
+    # turns, so their share of the budget (set per turns) is spread over that many fewer updates.
+    turns_per_conversation: float = 8.0
     cooldown_s: float = 600.0
     retrain_min_labeled: int = 200
     numeric_features: tuple[str, ...] = ()
@@ -100,7 +105,10 @@ class DetectorBank:
     def detector_budget(self, signal: str) -> float:
         """This detector's false alarms per 1e5 of its own updates (see the module docstring)."""
         families = len(self.planned_signals()) + self.settings.expected_error_signals
-        return self.settings.budget_per_1e5 / families * self._window(signal)
+        turns_per_update = self._window(signal)
+        if signal.split(".", 1)[0] in CONVERSATION_LEVEL:
+            turns_per_update *= self.settings.turns_per_conversation
+        return self.settings.budget_per_1e5 / families * turns_per_update
 
     def _window(self, signal: str) -> int:
         if signal.startswith("error."):

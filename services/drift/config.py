@@ -57,8 +57,13 @@ class DriftSettings(BaseSettings):
         "whenever a few long conversations dominate). null: every turn.",
     )
     class_reference_size: int = Field(
-        default=200, ge=200, le=1000,
+        default=500, ge=200, le=1000,
         description="Conversations whose class (sampled once each) form a class's reference rate.",
+    )
+    turns_per_conversation: float = Field(
+        default=8.0, gt=0,
+        description="Typical turns per conversation: an update of a once-per-conversation signal stands for this "
+        "many turns when the false-alarm budget (per turns) is shared out.",
     )
     unwatched_classes: tuple[str, ...] = Field(
         default=("non_toxic",),

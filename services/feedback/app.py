@@ -12,7 +12,7 @@ from services.feedback.handlers import (
     make_metrics_handler,
     make_prediction_rekey_handler,
 )
-from services.runtime.model_contracts import load_model_contracts
+from services.runtime.model_contracts import load_model_contracts, served_task_labels
 from services.runtime.service import Route, StreamService
 from services.runtime.settings import RuntimeSettings
 from services.runtime.state import StateSpec
@@ -21,9 +21,8 @@ SERVICE = "feedback"
 
 
 def build_rules(config: FeedbackSettings) -> FeedbackRules:
-    contracts = load_model_contracts(config.model_contracts_dir) if config.model_contracts_dir \
-        else load_model_contracts()
-    task_labels = {c.serving.task: tuple(c.labels or ()) for c in contracts.values() if c.serving is not None}
+    contracts = load_model_contracts(config.model_contracts_dir)
+    task_labels = served_task_labels(contracts)
     return FeedbackRules(
         task_labels=task_labels, join_ttl_s=config.join_ttl_s, bucket_s=config.metrics_bucket_s,
         source_priority=tuple(config.label_source_priority), ratings_kept=config.ratings_kept,

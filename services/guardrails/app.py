@@ -5,7 +5,7 @@ from __future__ import annotations
 from services.guardrails.config import GuardrailsSettings
 from services.guardrails.handlers import Guardrails, make_guardrails_handler
 from services.guardrails.policy import load_policy
-from services.runtime.model_contracts import load_model_contracts
+from services.runtime.model_contracts import load_model_contracts, served_task_labels
 from services.runtime.pii import PiiDetector
 from services.runtime.service import Route, StreamService
 from services.runtime.settings import RuntimeSettings
@@ -15,10 +15,9 @@ SOURCE = "predictions"
 
 
 def build_guardrails(config: GuardrailsSettings) -> Guardrails:
-    contracts = load_model_contracts(config.model_contracts_dir) if config.model_contracts_dir \
-        else load_model_contracts()
+    contracts = load_model_contracts(config.model_contracts_dir)
     policy = load_policy(config.policy_path, contracts)
-    task_labels = {c.serving.task: tuple(c.labels or ()) for c in contracts.values() if c.serving is not None}
+    task_labels = served_task_labels(contracts)
     return Guardrails(policy, PiiDetector(), task_labels)
 
 

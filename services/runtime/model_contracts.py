@@ -185,7 +185,7 @@ def feature_fields(schema_dir: Path = DEFAULT_FEATURES_SCHEMA_DIR) -> set[str] |
     return set(json.loads(schemas[-1].read_text()).get("properties", {}))
 
 
-def load_model_contracts(directory: Path = DEFAULT_CONTRACTS_DIR,
+def load_model_contracts(directory: Path | None = DEFAULT_CONTRACTS_DIR,
                          features: set[str] | None = None) -> dict[str, ModelContract]:
     """Every ``*.yaml`` of ``directory``, validated one by one and against each other.
 
@@ -194,7 +194,7 @@ def load_model_contracts(directory: Path = DEFAULT_CONTRACTS_DIR,
     serving ``field`` is one of them.
     """
     contracts: dict[str, ModelContract] = {}
-    for path in sorted(Path(directory).glob("*.yaml")):
+    for path in sorted(Path(directory or DEFAULT_CONTRACTS_DIR).glob("*.yaml")):
         contract = load_model_contract(path)
         contracts[contract.name] = contract
     problems = []
@@ -322,3 +322,8 @@ def _gpu_variant_mismatches(config, gpu_config) -> list[str]:
                 ("+++", "---")]
         problems.append("differs from config.pbtxt beyond the instance kind: " + "; ".join(diff[:10]))
     return problems
+
+
+def served_task_labels(contracts: dict[str, ModelContract]) -> dict[str, tuple[str, ...]]:
+    """Task -> its labels, for every model the inference service serves (a contract with a `serving` section)."""
+    return {c.serving.task: tuple(c.labels or ()) for c in contracts.values() if c.serving is not None}

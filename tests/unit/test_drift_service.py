@@ -88,7 +88,8 @@ def test_verdicts_count_once_per_turn_and_labels_become_error_outcomes():
 # --- the detector bank ----------------------------------------------------------------------------------------
 SETTINGS = BankSettings(budget_per_1e5=1.0, reference_windows=100, window=5, label_window=1, cooldown_s=0,
                         retrain_min_labeled=50, numeric_features=("word_count",), confidence_tasks=("intent",),
-                        class_labels={"intent": LABELS}, verdicts=("block",), embedding=False)
+                        class_labels={"intent": LABELS}, verdicts=("block",), embedding=False,
+                        class_reference=200, turns_per_conversation=1.0)
 
 
 def observation(index: int, label: str, words: float) -> DriftObservationV1:

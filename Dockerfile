@@ -24,9 +24,13 @@ RUN pip install --no-cache-dir . \
  && rm -rf build ./*.egg-info
 
 # The installed package lives in site-packages, away from the repo layout, so point the
-# runtime at the topic contract explicitly.
+# runtime at the topic, model and policy contracts explicitly.
 ENV SLUICE_CONTRACT_PATH=/app/contracts/topics.yaml \
     SLUICE_INFERENCE_MODEL_CONTRACTS_DIR=/app/contracts/models \
+    SLUICE_GUARDRAILS_MODEL_CONTRACTS_DIR=/app/contracts/models \
+    SLUICE_GUARDRAILS_POLICY_PATH=/app/contracts/policies/guardrails.yaml \
+    SLUICE_FEEDBACK_MODEL_CONTRACTS_DIR=/app/contracts/models \
+    SLUICE_DRIFT_MODEL_CONTRACTS_DIR=/app/contracts/models \
     SLUICE_STATE_DIR=/tmp/sluice-state
 
 # numeric so that runtimes enforcing runAsNonRoot can verify it (10001 = sluice)

@@ -187,7 +187,8 @@ class LiveView:
         self.drawn_lines = 0
 
     async def follow(self, start: dict, stop: asyncio.Event) -> None:
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False)
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False,
+                                    isolation_level="read_committed")
         await consumer.start()
         try:
             partitions = list(start["turns.enriched"]) + list(start["review.requests"])

@@ -254,6 +254,9 @@ async def stage_run(args: argparse.Namespace, rep: int, contract: Any, events: l
             "SLUICE_NAMESPACE": ns.name, "SLUICE_BOOTSTRAP_SERVERS": args.bootstrap,
             "SLUICE_INFERENCE_TRITON_URL": server.grpc_url, "SLUICE_INFERENCE_HTTP_PORT": str(port),
             "SLUICE_STATE_DIR": str(state_dir), "SLUICE_LOG_LEVEL": "WARNING",
+            # ingestion_bench.measure counts output records by end offsets, which an exactly-once producer's
+            # transaction markers would inflate.
+            "SLUICE_DELIVERY": args.delivery,
         })
         expected = {f"{ns.name}-{e.event_id}".encode() for e in events}
         pid = triton_pid(server)
@@ -521,6 +524,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="assembled repository to snapshot (default $SLUICE_TRITON_REPOSITORY or "
                              ".cache/triton/repository)")
     parser.add_argument("--profile", action="store_true", help="one extra stage run under py-spy, summarized")
+    parser.add_argument("--delivery", choices=("at_least_once",), default="at_least_once",
+                        help="SLUICE_DELIVERY of the stage (only at_least_once: the record count reads end offsets, "
+                             "which transaction markers would inflate)")
     parser.add_argument("--json", type=Path, default=None, help="also write the results to this JSON file")
     parser.add_argument("--markdown", type=Path, default=None, help="also write the Markdown table to this file")
     args = parser.parse_args(argv)

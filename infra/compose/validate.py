@@ -4,7 +4,10 @@
 1. Validates the file against the vendored Compose Specification schema (compose-spec.json,
    provenance in README.md beside this file).
 2. Checks Sluice rules the schema cannot express (see ``sluice_problems``).
-3. If a ``docker-compose`` binary is on PATH, also runs ``docker-compose -f FILE config -q``.
+3. Checks the observability wiring and the files it mounts (see ``observability_problems``): the OTLP
+   endpoint, the collector's trace pipeline, Prometheus scraping every service, and that every Grafana
+   dashboard parses and queries only metrics the runtime exposes (services/runtime/metrics.py).
+4. If a ``docker-compose`` binary is on PATH, also runs ``docker-compose -f FILE config -q``.
 
 Prints ``compose: OK (N services)``, or one ``compose: ...`` line per problem and exits 1.
 """
@@ -14,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -35,6 +39,9 @@ SLUICE_REPOSITORY = "sluice"
 SLUICE_BUILD_CONTEXT = "."
 # restart policies under which a container that exits is not started again
 ONE_SHOT_RESTARTS = {"no", "on-failure"}
+# A long-running service whose image cannot probe itself (no shell, no HTTP client) says so, with the reason,
+# under this extension key instead of a healthcheck; nothing may wait for it to be service_healthy.
+HEALTHCHECK_EXEMPT_KEY = "x-healthcheck-exempt"
 CLI_TIMEOUT_S = 60
 
 
@@ -322,8 +329,12 @@ def sluice_problems(doc: dict[str, Any]) -> list[str]:
 
     # Long-running services must report health; one-shot jobs report by exiting.
     for name, svc in services.items():
-        if not is_one_shot(name) and not _has_healthcheck(svc):
-            problems.append(f'service {name}: no healthcheck (only one-shot jobs, restart: "no", may go without)')
+        exempt = str(svc.get(HEALTHCHECK_EXEMPT_KEY) or "").strip()
+        if not is_one_shot(name) and not _has_healthcheck(svc) and not exempt:
+            problems.append(f'service {name}: no healthcheck (only one-shot jobs, restart: "no", may go without; '
+                            f'an image that cannot probe itself says why under {HEALTHCHECK_EXEMPT_KEY})')
+        if exempt and _has_healthcheck(svc):
+            problems.append(f"service {name}: has a healthcheck and {HEALTHCHECK_EXEMPT_KEY}; drop one")
 
     # Named volumes are declared; host ports are not published twice.
     declared_volumes = set((doc.get("volumes") or {}).keys()) if isinstance(doc.get("volumes"), dict) else set()
@@ -341,7 +352,233 @@ def sluice_problems(doc: dict[str, Any]) -> list[str]:
     return problems
 
 
-# --- 3. the docker-compose CLI, when there is one ----------------------------------------------
+# --- 3. observability: traces, metrics and dashboards ------------------------------------------
+
+# Metrics of other components that dashboards may query (Triton's own, on its metrics port).
+EXTERNAL_METRICS = {
+    "up", "nv_inference_count", "nv_inference_exec_count", "nv_inference_request_success",
+    "nv_inference_request_failure", "nv_inference_request_duration_us", "nv_inference_queue_duration_us",
+    "nv_inference_compute_infer_duration_us",
+}
+# What the dashboards must show between them: metric (and, where given, a label value in the same query).
+REQUIRED_DASHBOARD_QUERIES = {
+    "throughput consumed": ("sluice_messages_consumed_total", None),
+    "throughput produced": ("sluice_messages_produced_total", None),
+    "consumer lag": ("sluice_consumer_lag_messages", None),
+    "stage latency": ("sluice_stage_latency_seconds_bucket", None),
+    "guardrail verdicts": ("sluice_decisions_total", 'service="guardrails"'),
+    "drift alerts": ("sluice_messages_produced_total", 'topic="drift.alerts"'),
+}
+_METRIC_NAME = re.compile(r"\b((?:sluice|nv)_[A-Za-z0-9_]+|up)\b(?!\s*[=!~(])")
+_SUFFIXES = {"counter": ("_total", "_created"), "histogram": ("_bucket", "_count", "_sum", "_created"),
+             "summary": ("", "_count", "_sum", "_created"), "gauge": ("",), "info": ("_info",)}
+
+
+def exposed_metrics() -> set[str]:
+    """Every sample name a Sluice service exposes on /metrics, from services/runtime/metrics.py itself."""
+    if str(REPO_ROOT) not in sys.path:
+        sys.path.insert(0, str(REPO_ROOT))
+    from services.runtime.metrics import ServiceMetrics
+
+    names: set[str] = set()
+    for family in ServiceMetrics("compose-validate").registry.collect():
+        names.update(family.name + suffix for suffix in _SUFFIXES.get(family.type, ("",)))
+    return names
+
+
+def _environment(service: dict[str, Any]) -> dict[str, str]:
+    env = service.get("environment") or {}
+    if isinstance(env, list):
+        return dict(item.split("=", 1) if "=" in item else (item, "") for item in map(str, env))
+    env = {str(k): "" if v is None else str(v) for k, v in env.items()}
+    # `${VAR:-default}` / `${VAR-default}`: judged by the default, i.e. what runs unless the host overrides it
+    return {k: re.sub(r"\$\{[A-Za-z_][A-Za-z0-9_]*:?-([^}]*)\}", r"\1", v) for k, v in env.items()}
+
+
+def _bind_mounts(service: dict[str, Any]) -> Iterable[tuple[str, str]]:
+    """(host source, container target) of every bind mount given by a relative or absolute path."""
+    for mount in service.get("volumes") or []:
+        if isinstance(mount, str):
+            parts = mount.split(":")
+            if len(parts) >= 2 and parts[0].startswith((".", "/")):
+                yield parts[0], parts[1]
+        elif isinstance(mount, dict) and mount.get("type") == "bind" and mount.get("source"):
+            yield str(mount["source"]), str(mount.get("target", ""))
+
+
+def _mounted_file(services: dict[str, Any], name: str, target: str, base: Path) -> Path | None:
+    for source, mounted_at in _bind_mounts(services.get(name) or {}):
+        if mounted_at.rstrip("/") == target.rstrip("/"):
+            return (base / source).resolve()
+    return None
+
+
+class _BadFile(Exception):
+    pass
+
+
+def _load_yaml_file(path: Path) -> Any:
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise _BadFile(f"{path.name} cannot be read as YAML: {' '.join(str(exc).split())}") from exc
+
+
+def _host(endpoint: str) -> str:
+    return re.sub(r"^[a-z]+://", "", endpoint).split("/", 1)[0].rsplit(":", 1)[0]
+
+
+def _panels(panels: list[Any]) -> Iterable[dict[str, Any]]:
+    for panel in panels or []:
+        if isinstance(panel, dict):
+            yield panel
+            yield from _panels(panel.get("panels") or [])
+
+
+def dashboard_problems(path: Path, known_metrics: set[str], datasource_uids: set[str]) -> list[str]:
+    """A dashboard JSON parses, its panels have unique ids, use provisioned data sources and query only
+    metrics that exist."""
+    try:
+        dashboard = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        return [f"dashboard {path.name}: not valid JSON: {exc}"]
+    if not isinstance(dashboard, dict) or not dashboard.get("uid") or not dashboard.get("title"):
+        return [f"dashboard {path.name}: needs a uid and a title"]
+    problems = []
+    ids: set[Any] = set()
+    for panel in _panels(dashboard.get("panels") or []):
+        title = panel.get("title", "?")
+        if panel.get("id") in ids:
+            problems.append(f"dashboard {path.name}: panel id {panel.get('id')} used twice")
+        ids.add(panel.get("id"))
+        if panel.get("type") == "row":
+            continue
+        targets = panel.get("targets") or []
+        if not targets:
+            problems.append(f"dashboard {path.name}: panel {title!r} has no query")
+        for source in [panel.get("datasource")] + [t.get("datasource") for t in targets]:
+            uid = source.get("uid") if isinstance(source, dict) else None
+            if uid is not None and uid not in datasource_uids and not str(uid).startswith("$"):
+                problems.append(f"dashboard {path.name}: panel {title!r} uses data source {uid!r}, "
+                                f"which is not provisioned ({', '.join(sorted(datasource_uids)) or 'none'})")
+        for target in targets:
+            expr = str(target.get("expr") or "")
+            metrics = set(_METRIC_NAME.findall(re.sub(r"\{[^}]*\}", "{}", expr)))
+            if not metrics:
+                problems.append(f"dashboard {path.name}: panel {title!r} query {target.get('refId')} names no metric")
+            for metric in sorted(metrics - known_metrics - EXTERNAL_METRICS):
+                problems.append(f"dashboard {path.name}: panel {title!r} queries {metric}, which "
+                                "services/runtime/metrics.py does not expose")
+    return problems
+
+
+def _queries(path: Path) -> list[str]:
+    try:
+        dashboard = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return []
+    return [str(t.get("expr") or "") for p in _panels(dashboard.get("panels") or []) for t in p.get("targets") or []]
+
+
+def observability_problems(doc: dict[str, Any], compose_path: Path) -> list[str]:
+    """Traces reach a collector that forwards them, Prometheus scrapes every service, and the Grafana
+    dashboards parse and query metrics that exist. Parts whose service the file lacks are skipped."""
+    try:
+        return _observability_problems(doc, compose_path)
+    except _BadFile as exc:
+        return [str(exc)]
+
+
+def _observability_problems(doc: dict[str, Any], compose_path: Path) -> list[str]:
+    services = doc.get("services")
+    if not isinstance(services, dict):
+        return []
+    base = compose_path.resolve().parent
+    problems: list[str] = []
+
+    for name, svc in services.items():
+        for source, _ in _bind_mounts(svc if isinstance(svc, dict) else {}):
+            if not (base / source).exists():
+                problems.append(f"service {name}: mounts {source}, which does not exist")
+
+    sluice_ports: dict[str, str] = {}  # Sluice service -> its HTTP (metrics) port
+    for name, svc in services.items():
+        if not isinstance(svc, dict):
+            continue
+        env = _environment(svc)
+        command = svc.get("command") or []
+        if isinstance(command, list) and len(command) == 2 and command[0] == "run":
+            port = env.get(f"SLUICE_{str(command[1]).upper()}_HTTP_PORT")
+            if port:
+                sluice_ports[name] = port
+        if env.get("SLUICE_TRACE_EXPORTER") == "otlp":
+            endpoint = env.get("SLUICE_OTLP_ENDPOINT", "")
+            if _host(endpoint) not in services:
+                problems.append(f"service {name}: exports traces to {endpoint or '(default endpoint)'}, "
+                                "which is not a service of this file")
+
+    collector = _mounted_file(services, "otel-collector", "/etc/otelcol-contrib/config.yaml", base)
+    if "otel-collector" in services:
+        if collector is None or not collector.is_file():
+            problems.append("service otel-collector: no config mounted at /etc/otelcol-contrib/config.yaml")
+        else:
+            config = _load_yaml_file(collector) or {}
+            pipeline = ((config.get("service") or {}).get("pipelines") or {}).get("traces") or {}
+            if "otlp" not in (pipeline.get("receivers") or []):
+                problems.append("otel-collector: the traces pipeline does not receive otlp")
+            exporters = config.get("exporters") or {}
+            for exporter in pipeline.get("exporters") or ["(none)"]:
+                endpoint = str((exporters.get(exporter) or {}).get("endpoint", ""))
+                if _host(endpoint) not in services:
+                    problems.append(f"otel-collector: traces exporter {exporter} sends to {endpoint or '(nowhere)'}, "
+                                    "which is not a service of this file")
+
+    prometheus = _mounted_file(services, "prometheus", "/etc/prometheus/prometheus.yml", base)
+    if "prometheus" in services:
+        if prometheus is None or not prometheus.is_file():
+            problems.append("service prometheus: no config mounted at /etc/prometheus/prometheus.yml")
+        else:
+            config = _load_yaml_file(prometheus) or {}
+            targets = {str(t) for job in config.get("scrape_configs") or []
+                       for static in job.get("static_configs") or [] for t in static.get("targets") or []}
+            wanted = {f"{name}:{port}" for name, port in sluice_ports.items()}
+            triton = services.get("triton") or {}
+            for arg in triton.get("command") or []:
+                if str(arg).startswith("--metrics-port="):
+                    wanted.add(f"triton:{str(arg).split('=', 1)[1]}")
+            for target in sorted(wanted - targets):
+                problems.append(f"prometheus: does not scrape {target} (a service's metrics port)")
+            for target in sorted(targets - wanted - {"localhost:9090"}):
+                if _host(target) not in services:
+                    problems.append(f"prometheus: scrapes {target}, which is not a service of this file")
+
+    if "grafana" in services:
+        provisioning = _mounted_file(services, "grafana", "/etc/grafana/provisioning", base)
+        dashboards = _mounted_file(services, "grafana", "/var/lib/grafana/dashboards", base)
+        uids: set[str] = set()
+        if provisioning is None or not (provisioning / "datasources").is_dir():
+            problems.append("service grafana: no provisioning (datasources) mounted at /etc/grafana/provisioning")
+        else:
+            for file in sorted((provisioning / "datasources").glob("*.y*ml")):
+                for source in (_load_yaml_file(file) or {}).get("datasources") or []:
+                    uids.add(str(source.get("uid")))
+                    if source.get("type") == "prometheus" and _host(str(source.get("url", ""))) not in services:
+                        problems.append(f"grafana: data source {source.get('name')} points at {source.get('url')}, "
+                                        "which is not a service of this file")
+        files = sorted(dashboards.glob("*.json")) if dashboards is not None and dashboards.is_dir() else []
+        if not files:
+            problems.append("service grafana: no dashboards (*.json) mounted at /var/lib/grafana/dashboards")
+        known = exposed_metrics()
+        for file in files:
+            problems += dashboard_problems(file, known, uids)
+        queries = [q for file in files for q in _queries(file)]
+        for what, (metric, label) in REQUIRED_DASHBOARD_QUERIES.items():
+            if not any(metric in q and (label is None or label in q) for q in queries):
+                problems.append(f"dashboards: nothing shows {what} ({metric}{'{' + label + '}' if label else ''})")
+    return problems
+
+
+# --- 4. the docker-compose CLI, when there is one ----------------------------------------------
 
 
 def cli_problems(path: Path) -> list[str]:
@@ -380,6 +617,7 @@ def validate(path: Path, schema_path: Path = DEFAULT_SCHEMA, run_cli: bool = Tru
         return [str(exc)], 0
     problems = schema_problems(doc, load_schema(schema_path))
     problems += sluice_problems(doc)
+    problems += observability_problems(doc, path)
     if run_cli:
         problems += cli_problems(path)
     services = doc.get("services")

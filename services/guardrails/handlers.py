@@ -262,6 +262,6 @@ def make_guardrails_handler(guardrails: Guardrails):
                 policy_version=policy.label,
                 priority=judgement.priority,
             )))
-        return HandlerResult(outputs=tuple(outputs))
+        return HandlerResult(outputs=tuple(outputs), decision=verdict.value)
 
     return handle_prediction

@@ -15,7 +15,7 @@ from services.runtime.pipeline import utc_now
 from services.runtime.service import Route, StreamService
 from services.runtime.settings import RuntimeSettings
 from services.runtime.state import StateSpec
-from services.runtime.tracing import trace_headers
+from services.runtime.tracing import extract_context, trace_headers
 
 SERVICE = "ingestion"
 RAW_TOPIC = "turns.raw"
@@ -39,7 +39,9 @@ def install_http_endpoint(config: IngestionSettings):
                 )
                 if isinstance(result, HttpRejection):
                     return self.json(result.body, status=result.status)
-                with service.tracer.start_as_current_span("ingestion http produce"):
+                # A client's own W3C trace context (traceparent header) makes this span part of its trace.
+                client = [(k.lower(), v.encode("latin-1")) for k, v in request.headers.items()]
+                with service.tracer.start_as_current_span("ingestion http produce", context=extract_context(client)):
                     headers = trace_headers()
                     futures = []
                     for event in result:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
@@ -49,9 +51,11 @@ async def bootstrap_topics(
     fix_configs: bool = False,
     replication_factor: int = 1,
     timeout_s: float = 30.0,
+    security: Mapping[str, Any] | None = None,
 ) -> BootstrapReport:
+    """`security`: client options from services.runtime.kafka_security.aiokafka_security (None: PLAINTEXT)."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="sluice-bootstrap",
-                                request_timeout_ms=30000)
+                                request_timeout_ms=30000, **(security or {}))
     await admin.start()
     try:
         existing = set(await admin.list_topics())

@@ -36,6 +36,16 @@ def _runtime():
     return settings, contract, settings.namespace or contract.namespace
 
 
+def _security(settings) -> dict:
+    """aiokafka client options for the configured security protocol (empty for PLAINTEXT)."""
+    from services.runtime.kafka_security import KafkaSecurityError, aiokafka_security
+
+    try:
+        return aiokafka_security(settings)
+    except KafkaSecurityError as exc:
+        raise CliError(str(exc)) from None
+
+
 def _spec(contract, name: str):
     """The contract's topic by logical name (a physical name with the namespace is accepted too)."""
     names = [t.name for t in contract.topics]
@@ -85,6 +95,7 @@ def cmd_topics(args: argparse.Namespace) -> int:
     report = asyncio.run(bootstrap_topics(
         settings.bootstrap_servers, contract, namespace,
         create=args.action == "bootstrap", fix_configs=args.fix_configs, replication_factor=args.replication_factor,
+        security=_security(settings),
     ))
     for line in report.lines():
         print(line)
@@ -118,7 +129,7 @@ def lag_lines(lag: dict, verbose: bool = False) -> list[str]:
 def _topics_lag(args: argparse.Namespace, settings, namespace: str) -> int:
     from services.runtime.kafka_tools import consumer_groups, group_lag
 
-    groups = asyncio.run(consumer_groups(settings.bootstrap_servers))
+    groups = asyncio.run(consumer_groups(settings.bootstrap_servers, security=_security(settings)))
     if args.group:
         wanted = args.group if args.group in groups else f"{namespace}.{args.group}"
         if wanted not in groups:
@@ -129,7 +140,8 @@ def _topics_lag(args: argparse.Namespace, settings, namespace: str) -> int:
         if not selected:
             print(f"no consumer groups in namespace {namespace!r} (services not started yet?)")
             return 0
-    for line in lag_lines(asyncio.run(group_lag(settings.bootstrap_servers, selected)), args.verbose):
+    lag = asyncio.run(group_lag(settings.bootstrap_servers, selected, security=_security(settings)))
+    for line in lag_lines(lag, args.verbose):
         print(line)
     return 0
 
@@ -293,7 +305,7 @@ def cmd_produce(args: argparse.Namespace) -> int:
     started = time.monotonic()
     try:
         sent = _existing(produce_paced(settings.bootstrap_servers, topic, records, rate=args.rate,
-                                       on_sent=progress.update))
+                                       on_sent=progress.update, security=_security(settings)))
     finally:
         progress.close()
     elapsed = time.monotonic() - started
@@ -431,7 +443,7 @@ def cmd_tail(args: argparse.Namespace) -> int:
     async def run() -> int:
         shown = 0
         stream = read_topic(settings.bootstrap_servers, topic, from_beginning=args.from_beginning,
-                            last=args.last, follow=args.follow)
+                            last=args.last, follow=args.follow, security=_security(settings))
         async with contextlib.aclosing(stream):
             async for record in stream:
                 line = _tail_line(record, spec, settings, args)
@@ -508,7 +520,7 @@ def _dlq_list(args, settings, contract, namespace, spec, topic) -> int:
 
     async def run() -> int:
         shown = 0
-        stream = read_topic(settings.bootstrap_servers, topic, from_beginning=True)
+        stream = read_topic(settings.bootstrap_servers, topic, from_beginning=True, security=_security(settings))
         async with contextlib.aclosing(stream):
             async for record in stream:
                 try:
@@ -549,7 +561,8 @@ def _dlq_replay(args, settings, contract, namespace, spec, topic) -> int:
     from services.runtime.kafka_tools import fetch_record, produce_records
 
     partition, offset = parse_offset(args.offset)
-    record = _existing(fetch_record(settings.bootstrap_servers, topic, partition, offset))
+    record = _existing(fetch_record(settings.bootstrap_servers, topic, partition, offset,
+                                    security=_security(settings)))
     try:
         letter = decode(record.value, record.headers, spec, settings.max_publish_bytes)
     except DecodeError as exc:
@@ -584,9 +597,43 @@ def _dlq_replay(args, settings, contract, namespace, spec, topic) -> int:
             raise CliError(f"refused: the record ({what}) is still invalid for {letter.source_topic} "
                            f"({source_spec.schema_id}): {exc}") from None
     asyncio.run(produce_records(settings.bootstrap_servers, letter.source_topic,
-                                [(original_key(letter), value, headers)]))
+                                [(original_key(letter), value, headers)], security=_security(settings)))
     print(f"replayed dead letter {partition}:{offset} ({letter.reason_code}) to {letter.source_topic} "
           f"key={_key(original_key(letter))}: {what}")
+    return 0
+
+
+# --- acls ---------------------------------------------------------------------------------------------
+
+
+def cmd_acls(args: argparse.Namespace) -> int:
+    """The contract's ACLs per service principal: `plan` prints them, `apply` creates them (as a super user)."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    from services.runtime.acls import apply_acls, derive_acls
+
+    settings, contract, namespace = _runtime()
+    plan = derive_acls(contract, namespace)
+    if args.action == "plan":
+        for binding in plan.bindings:
+            print(binding.line())
+        for who, topic in plan.withheld:
+            print(f"{who:18} (no READ on {topic}: it carries raw text)")
+        return 0
+
+    async def apply() -> tuple[int, list]:
+        admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers, client_id="sluice-acls",
+                                    **_security(settings))
+        await admin.start()
+        try:
+            return await apply_acls(admin, plan)
+        finally:
+            await admin.close()
+
+    applied, extra = asyncio.run(apply())
+    print(f"acls: {applied} bindings for {len(plan.principals())} principals in namespace {namespace!r}")
+    for binding in extra:
+        print(f"not in the contract, left in place: {binding.line()}")
     return 0
 
 
@@ -666,6 +713,11 @@ def build_parser() -> argparse.ArgumentParser:
     how.add_argument("--fix-file", help="file with the corrected record")
     how.add_argument("--as-is", action="store_true", help="the original bytes unchanged")
     replay.set_defaults(func=cmd_dlq)
+
+    acls = sub.add_parser("acls", help="Kafka ACLs per service principal, from the contract (secure profile)")
+    acls.add_argument("action", choices=["plan", "apply"], help="plan: print them; apply: create them on the "
+                                                                 "broker (as a super user, e.g. admin)")
+    acls.set_defaults(func=cmd_acls)
     return parser
 
 

@@ -3,11 +3,17 @@
 Decoding checks, in this order, so each bad message gets the most precise reason: empty value,
 size limit, UTF-8, JSON, top-level object, schema id (header and body must agree, and the topic must
 accept it), field validation, upcast to the topic's current version.
+
+"JSON" means I-JSON (RFC 7493), the subset every reader agrees on: no NaN/Infinity, no number beyond
+float range (or beyond Python's 4300 digits), no duplicate keys, no unpaired surrogate escapes. Python's
+json accepts all four; each would otherwise reach a model, an output (NaN/inf serialize as null, a
+surrogate not at all) or a reader that disagrees about which duplicate wins.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -84,14 +90,75 @@ def decode_with_source(
     return upcast_to_current(event, spec), event.schema_id()
 
 
+class _NotIJson(ValueError):
+    """Valid JSON syntax that I-JSON refuses (see the module docstring)."""
+
+
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
+    document = dict(pairs)
+    if len(document) != len(pairs):
+        seen: set[str] = set()
+        duplicate = next(key for key, _ in pairs if key in seen or seen.add(key))
+        raise _NotIJson(f"duplicate key {ascii(duplicate)}")
+    return document
+
+
+def _no_constant(name: str) -> object:
+    raise _NotIJson(f"{name} is not a JSON number")
+
+
+def _finite_float(literal: str) -> float:
+    number = float(literal)
+    if number in (_INF, -_INF):
+        raise _NotIJson(f"number {literal[:40]}{'...' if len(literal) > 40 else ''} is beyond float range")
+    return number
+
+
+_INF = float("inf")
+# Only a \uD800-\uDFFF escape can make an unpaired surrogate; documents without one are not walked.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _unpaired_surrogate(document: object) -> str | None:
+    pending = [document]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if _SURROGATE.search(item):
+                return item
+        elif isinstance(item, dict):
+            pending.extend(item)
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return None
+
+
+# The float check costs a Python call per float literal: little for events (the features stage does not
+# publish its embedding as floats; predictions carry it as base64), which is where the cost would show.
+_DECODER = json.JSONDecoder(object_pairs_hook=_unique_keys, parse_constant=_no_constant, parse_float=_finite_float)
+
+
 def parse_json(text: str | bytes) -> object:
-    """json.loads with every failure as DecodeError(NOT_JSON), deep nesting (RecursionError) included."""
+    """json.loads for I-JSON, every failure as DecodeError(NOT_JSON), deep nesting (RecursionError) included."""
+    from_bytes = isinstance(text, bytes)
+    if from_bytes:  # as json.loads does it: UTF-8/16/32 by detection, surrogates passed through
+        text = text.decode(json.detect_encoding(text), "surrogatepass")
     try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
+        if not from_bytes and text.startswith("\ufeff"):
+            raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
+        document = _DECODER.decode(text)
+    except ValueError as exc:  # JSONDecodeError, I-JSON refusals, ints over 4300 digits
         raise DecodeError(DeadLetterReason.NOT_JSON, f"value is not JSON: {exc}") from None
     except RecursionError:
         raise DecodeError(DeadLetterReason.NOT_JSON, "value is JSON nested too deeply to parse") from None
+    if from_bytes or _SURROGATE_ESCAPE.search(text):
+        unpaired = _unpaired_surrogate(document)
+        if unpaired is not None:
+            raise DecodeError(DeadLetterReason.NOT_JSON,
+                              f"value is not JSON: string {ascii(unpaired[:80])} holds an unpaired surrogate")
+    return document
 
 
 def validate_document(document: dict, headers: Headers | None, spec: TopicSpec) -> EventModel:
@@ -121,7 +188,11 @@ def _model_for(document: dict, headers: Headers | None, spec: TopicSpec) -> type
     body_version = document.get("schema_version", current_version)
     if not isinstance(body_name, str) or not isinstance(body_version, int) or isinstance(body_version, bool):
         raise DecodeError(DeadLetterReason.UNKNOWN_SCHEMA, "schema_name must be a string and schema_version an integer")
-    header = header_value(headers, SCHEMA_HEADER)
+    named = list(dict.fromkeys(v for k, v in headers or () if k == SCHEMA_HEADER and v is not None))
+    if len(named) > 1:
+        raise DecodeError(DeadLetterReason.UNKNOWN_SCHEMA,
+                          f"{len(named)} different {SCHEMA_HEADER} headers: {ascii(named[:4])[:300]}")
+    header = named[0] if named else None
     if header is not None:
         try:
             header_key = parse_schema_id(header.decode("utf-8", "replace"))

@@ -30,6 +30,16 @@ def _b64(data: bytes | None) -> str | None:
     return None if data is None else base64.b64encode(data).decode("ascii")
 
 
+def _text(text: str) -> str:
+    """Text that can be encoded as UTF-8: an unpaired surrogate (e.g. from a handler's exception message)
+    would make the dead letter itself unpublishable, and the service would crash on the record instead."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
 def dead_letter_for(
     message: InboundMessage,
     *,
@@ -48,8 +58,8 @@ def dead_letter_for(
         event_id=event_id,
         occurred_at=now,
         reason_code=code,
-        reason=reason[:4000],
-        field_errors=field_errors or [],
+        reason=_text(reason[:4000]),
+        field_errors=[FieldError(loc=_text(e.loc), msg=_text(e.msg), type=e.type) for e in field_errors or []],
         exception_type=None if exception is None else f"{type(exception).__module__}.{type(exception).__qualname__}",
         service=service,
         source_topic=message.topic,
@@ -63,7 +73,7 @@ def dead_letter_for(
         original_value_size=None if message.value is None else len(message.value),
         original_value_sha256=None if message.value is None else hashlib.sha256(message.value).hexdigest(),
         original_value_truncated=message.value is not None and len(message.value) > max_original_bytes,
-        original_headers=[OriginalHeader(key=k, value_b64=_b64(v)) for k, v in message.headers],
+        original_headers=[OriginalHeader(key=_text(k), value_b64=_b64(v)) for k, v in message.headers],
         attempts=attempts,
     )
 

@@ -63,8 +63,12 @@ def next_commit_offset(acked: list[int], acked_index: set[int], gaps: Any, commi
     return batch[-1] + 1
 
 
-def install(consumer: Any, guarded_topics: Iterable[str], is_finished: Callable[[Any], bool]) -> None:
-    """Apply the three fixes to a faust consumer instance."""
+def install(consumer: Any, guarded_topics: Iterable[str], is_finished: Callable[[Any], bool], *,
+            commit_offsets: bool = True) -> None:
+    """Apply the three fixes to a faust consumer instance.
+
+    With `commit_offsets=False` faust commits nothing on the guarded topics: their offsets are committed inside
+    the runtime's Kafka transactions (services/runtime/transactions.py)."""
     missing = [name for name in ("ack", "_new_offset", "_acked", "_acked_index", "_gap", "_committed_offset")
                if not hasattr(consumer, name)]
     if missing:
@@ -75,11 +79,18 @@ def install(consumer: Any, guarded_topics: Iterable[str], is_finished: Callable[
 
     def ack_only_finished(message: Any) -> bool:
         if message.topic in topics and not is_finished(message):
+            log.info("faust skipped %s[%s]@%s unprocessed; it is not committed", message.topic, message.partition,
+                     message.offset)
             return False  # skipped by faust: leave the gap so the commit stops before it
         return faust_ack(message)
 
     def new_offset(tp: Any) -> int | None:
         gaps = consumer._gap[tp]
+        if tp.topic in topics and not commit_offsets:
+            consumer._acked[tp].clear()
+            consumer._acked_index[tp].clear()
+            gaps.clear()  # transaction markers: offsets commit with the transactions, not here
+            return None
         if tp.topic in topics:
             if gaps:
                 log.info("faust reported never-delivered offsets %s on %s; not committing past them",
@@ -91,3 +102,23 @@ def install(consumer: Any, guarded_topics: Iterable[str], is_finished: Callable[
 
     consumer.ack = ack_only_finished
     consumer._new_offset = new_offset
+
+
+def read_committed(consumer: Any) -> None:
+    """Make a faust consumer read with isolation_level=read_committed without faust's exactly_once mode.
+
+    faust picks the isolation level only from its own (unsafe) transaction mode; the Kafka consumer it creates
+    is adjusted before it starts, so records of aborted transactions are never delivered to the service."""
+    thread = getattr(consumer, "_thread", None)
+    if thread is None or not hasattr(thread, "_create_worker_consumer"):
+        raise RuntimeError("faust consumer lacks _thread._create_worker_consumer: read_committed needs updating")
+    create = thread._create_worker_consumer
+
+    def create_read_committed(transport: Any) -> Any:
+        kafka_consumer = create(transport)
+        if not hasattr(kafka_consumer, "_isolation_level"):
+            raise RuntimeError("aiokafka consumer lacks _isolation_level: read_committed needs updating")
+        kafka_consumer._isolation_level = "read_committed"
+        return kafka_consumer
+
+    thread._create_worker_consumer = create_read_committed

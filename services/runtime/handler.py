@@ -30,6 +30,8 @@ class HandlerResult:
     state_updates: Mapping[str, Any] = field(default_factory=dict)
     # Why the handler deliberately produced nothing (e.g. 'duplicate'); counted, never silent.
     skipped: str | None = None
+    # The handler's decision for this event (e.g. a guardrail verdict), counted in sluice_decisions_total.
+    decision: str | None = None
 
 
 @dataclass(frozen=True)

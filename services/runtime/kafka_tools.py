@@ -1,18 +1,26 @@
-"""Small aiokafka helpers shared by the CLI, the demo, tests and benchmarks (not by services)."""
+"""Small aiokafka helpers shared by the CLI, the demo, tests and benchmarks (not by services).
+
+Every helper takes `security`: the client options of services.runtime.kafka_security.aiokafka_security
+(None on a PLAINTEXT broker).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+Security = Mapping[str, Any] | None
 
-async def topic_partitions(bootstrap_servers: str, topics: Iterable[str]) -> list[TopicPartition]:
+
+async def topic_partitions(bootstrap_servers: str, topics: Iterable[str], *,
+                           security: Security = None) -> list[TopicPartition]:
     """Partitions of existing topics, from broker metadata (LookupError for a missing topic)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, **(security or {}))
     await admin.start()
     try:
         described = await admin.describe_topics(list(topics))
@@ -26,11 +34,11 @@ async def topic_partitions(bootstrap_servers: str, topics: Iterable[str]) -> lis
     return sorted(result)
 
 
-async def wait_for_broker(bootstrap_servers: str, timeout_s: float = 60.0) -> None:
+async def wait_for_broker(bootstrap_servers: str, timeout_s: float = 60.0, *, security: Security = None) -> None:
     deadline = time.monotonic() + timeout_s
     last_error: Exception | None = None
     while time.monotonic() < deadline:
-        producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, request_timeout_ms=5000)
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, **(security or {}), request_timeout_ms=5000)
         try:
             await producer.start()
             return
@@ -42,9 +50,10 @@ async def wait_for_broker(bootstrap_servers: str, timeout_s: float = 60.0) -> No
     raise TimeoutError(f"Kafka at {bootstrap_servers} not reachable after {timeout_s}s: {last_error}")
 
 
-async def end_offsets(bootstrap_servers: str, topics: Iterable[str]) -> dict[TopicPartition, int]:
-    partitions = await topic_partitions(bootstrap_servers, topics)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
+async def end_offsets(bootstrap_servers: str, topics: Iterable[str], *,
+                      security: Security = None) -> dict[TopicPartition, int]:
+    partitions = await topic_partitions(bootstrap_servers, topics, security=security)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, **(security or {}), enable_auto_commit=False)
     await consumer.start()
     try:
         return await consumer.end_offsets(partitions)
@@ -54,9 +63,9 @@ async def end_offsets(bootstrap_servers: str, topics: Iterable[str]) -> dict[Top
 
 async def produce_records(bootstrap_servers: str, topic: str,
                           records: Iterable[tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]],
-                          *, max_request_size: int = 4 * 1024 * 1024) -> int:
+                          *, max_request_size: int = 4 * 1024 * 1024, security: Security = None) -> int:
     """Produce (key, value, headers) records and wait until every one is acknowledged."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, acks="all", linger_ms=5,
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, **(security or {}), acks="all", linger_ms=5,
                                 max_request_size=max_request_size, enable_idempotence=True)
     try:
         await producer.start()
@@ -70,13 +79,15 @@ async def produce_records(bootstrap_servers: str, topic: str,
 
 async def collect(bootstrap_servers: str, topic: str, start: dict[TopicPartition, int] | None, *,
                   expect: int, timeout_s: float, settle_s: float = 1.0,
-                  until: Callable[[list[ConsumerRecord]], bool] | None = None) -> list[ConsumerRecord]:
+                  until: Callable[[list[ConsumerRecord]], bool] | None = None,
+                  security: Security = None) -> list[ConsumerRecord]:
     """Read `topic` from `start` offsets (or the beginning) until `expect` records arrived (and `until`, if
     given, holds) and no more come for `settle_s`, or until `timeout_s`. Extra records are returned too,
     so over-delivery is visible."""
-    partitions = await topic_partitions(bootstrap_servers, [topic])
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False,
-                                auto_offset_reset="earliest")
+    partitions = await topic_partitions(bootstrap_servers, [topic], security=security)
+    # read_committed: what every reader of Sluice's topics sees (records of aborted transactions never count).
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, **(security or {}), enable_auto_commit=False,
+                                auto_offset_reset="earliest", isolation_level="read_committed")
     await consumer.start()
     try:
         consumer.assign(partitions)
@@ -121,10 +132,11 @@ async def produce_paced(bootstrap_servers: str, topic: str,
                         rate: float = 0.0, on_sent: Callable[[int], None] | None = None,
                         max_request_size: int = 4 * 1024 * 1024,
                         clock: Callable[[], float] = time.monotonic,
-                        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> int:
+                        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+                        security: Security = None) -> int:
     """Produce records at `rate` per second (0 = as fast as possible) and wait until every one is
     acknowledged; `on_sent(n)` is called with the running count as records are handed to the producer."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, acks="all", linger_ms=5,
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, **(security or {}), acks="all", linger_ms=5,
                                 max_request_size=max_request_size, enable_idempotence=True)
     try:
         await producer.start()
@@ -144,13 +156,15 @@ async def produce_paced(bootstrap_servers: str, topic: str,
 
 
 async def read_topic(bootstrap_servers: str, topic: str, *, from_beginning: bool = False, last: int = 0,
-                     follow: bool = False, poll_ms: int = 200) -> AsyncIterator[ConsumerRecord]:
+                     follow: bool = False, poll_ms: int = 200,
+                     security: Security = None) -> AsyncIterator[ConsumerRecord]:
     """Records of `topic` (no consumer group, nothing committed): from the beginning, or the last `last` of
     each partition; without `follow`, only those present when called (end offsets read once at the start),
     with `follow`, new ones too, until the caller stops iterating. Use with contextlib.aclosing."""
-    partitions = await topic_partitions(bootstrap_servers, [topic])
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False,
-                                auto_offset_reset="earliest")
+    partitions = await topic_partitions(bootstrap_servers, [topic], security=security)
+    # read_committed: what every reader of Sluice's topics sees (records of aborted transactions never count).
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, **(security or {}), enable_auto_commit=False,
+                                auto_offset_reset="earliest", isolation_level="read_committed")
     await consumer.start()
     try:
         consumer.assign(partitions)
@@ -173,13 +187,13 @@ async def read_topic(bootstrap_servers: str, topic: str, *, from_beginning: bool
 
 
 async def fetch_record(bootstrap_servers: str, topic: str, partition: int, offset: int,
-                       timeout_s: float = 10.0) -> ConsumerRecord:
+                       timeout_s: float = 10.0, *, security: Security = None) -> ConsumerRecord:
     """The one record at topic/partition/offset; LookupError when the partition or offset does not exist."""
-    partitions = await topic_partitions(bootstrap_servers, [topic])
+    partitions = await topic_partitions(bootstrap_servers, [topic], security=security)
     tp = TopicPartition(topic, partition)
     if tp not in partitions:
         raise LookupError(f"topic {topic} has no partition {partition} (partitions 0-{len(partitions) - 1})")
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, **(security or {}), enable_auto_commit=False)
     await consumer.start()
     try:
         consumer.assign([tp])
@@ -202,8 +216,8 @@ async def fetch_record(bootstrap_servers: str, topic: str, partition: int, offse
         await consumer.stop()
 
 
-async def consumer_groups(bootstrap_servers: str) -> list[str]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+async def consumer_groups(bootstrap_servers: str, *, security: Security = None) -> list[str]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, **(security or {}))
     await admin.start()
     try:
         return sorted(str(group[0]) for group in await admin.list_consumer_groups())
@@ -211,9 +225,10 @@ async def consumer_groups(bootstrap_servers: str) -> list[str]:
         await admin.close()
 
 
-async def group_lag(bootstrap_servers: str, groups: Iterable[str]) -> dict[str, dict[TopicPartition, tuple[int, int]]]:
+async def group_lag(bootstrap_servers: str, groups: Iterable[str], *,
+                    security: Security = None) -> dict[str, dict[TopicPartition, tuple[int, int]]]:
     """Per group, per partition it has committed: (committed offset, end offset)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, **(security or {}))
     await admin.start()
     try:
         committed = {}
@@ -225,7 +240,7 @@ async def group_lag(bootstrap_servers: str, groups: Iterable[str]) -> dict[str, 
     partitions = sorted({tp for offsets in committed.values() for tp in offsets})
     ends: dict[TopicPartition, int] = {}
     if partitions:
-        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
+        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, **(security or {}), enable_auto_commit=False)
         await consumer.start()
         try:
             ends = await consumer.end_offsets(partitions)

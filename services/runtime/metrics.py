@@ -36,6 +36,17 @@ class ServiceMetrics:
             buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0),
             registry=self.registry,
         )
+        self.stage_seconds = Histogram(
+            "sluice_stage_latency_seconds",
+            "Per stage: the source record's Kafka timestamp to the broker confirming every output of it "
+            "(queueing, micro-batching, model calls, handler and publish).", labels,
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0),
+            registry=self.registry,
+        )
+        self.decisions = Counter(
+            "sluice_decisions_total", "What a handler decided for a message, by decision (e.g. guardrail verdicts).",
+            [*labels, "decision"], registry=self.registry,
+        )
         self.consumer_lag = Gauge(
             "sluice_consumer_lag_messages", "High watermark minus next offset, per partition, at last message.",
             [*labels, "partition"], registry=self.registry,

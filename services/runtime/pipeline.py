@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -121,11 +121,14 @@ class Pipeline:
         return self.contract.physical(logical, self.namespace)
 
     @contextmanager
-    def _span(self, message: InboundMessage) -> Iterator[trace.Span]:
+    def _span(self, message: InboundMessage, links: Sequence[trace.Link] = ()) -> Iterator[trace.Span]:
+        # The parent is the record's own incoming context (its upstream span), never the current one:
+        # without a traceparent header the span starts a new trace.
         with self.tracer.start_as_current_span(
             f"{self.service} process {self.source}",
             context=extract_context(message.headers),
             kind=SpanKind.CONSUMER,
+            links=links,
             attributes={
                 "messaging.system": "kafka",
                 "messaging.destination.name": message.topic,
@@ -155,12 +158,15 @@ class Pipeline:
                 return Decoded(message, None, "", self._dead_letter(message, span, exc.code, exc.reason,
                                                                     field_errors=exc.field_errors))
 
-    async def handle(self, decoded: Decoded, state: Mapping[str, Any], fetched: Any = None) -> Outcome:
-        """Run the handler on a decoded event of a batch, with what the route's fetcher returned for it."""
+    async def handle(self, decoded: Decoded, state: Mapping[str, Any], fetched: Any = None,
+                     links: Sequence[trace.Link] = ()) -> Outcome:
+        """Run the handler on a decoded event of a batch, with what the route's fetcher returned for it.
+
+        `links` point at the batch's fetch span (the model call shared by the batch)."""
         if decoded.dead_letter is not None:
             return decoded.dead_letter
         started = time.perf_counter()
-        with self._span(decoded.message) as span:
+        with self._span(decoded.message, links) as span:
             if isinstance(fetched, FetchFailed):
                 span.set_attribute("sluice.event_id", decoded.event.event_id)
                 outcome = self._dead_letter(decoded.message, span, DeadLetterReason.HANDLER_ERROR,
@@ -198,6 +204,9 @@ class Pipeline:
                 if result.skipped:
                     self.metrics.skipped.labels(self.service, self.source, result.skipped).inc()
                     span.set_attribute("sluice.skipped", result.skipped)
+                if result.decision:
+                    self.metrics.decisions.labels(self.service, self.source, result.decision).inc()
+                    span.set_attribute("sluice.decision", result.decision)
                 return Outcome(self._encode(result, span), result.state_updates, None, event)
             except Rejected as exc:
                 return self._dead_letter(message, span, exc.code, exc.reason, field_errors=exc.field_errors,

@@ -12,24 +12,30 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import faust
+from aiokafka import TopicPartition
 from faust.web import Request, Response, View
+from opentelemetry import context as otel_context
+from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 
 from services.runtime import faust_fixes
 from services.runtime.deadletter import InboundMessage
 from services.runtime.fetch import BatchPipeline, BatchPolicy, Fetcher, FetchRunner
 from services.runtime.handler import Handler
+from services.runtime.kafka_security import aiokafka_security, faust_credentials
 from services.runtime.metrics import CONTENT_TYPE_LATEST, ServiceMetrics
 from services.runtime.pipeline import Decoded, Outcome, Pipeline, RetryPolicy, utc_now
 from services.runtime.settings import RuntimeSettings
 from services.runtime.state import StateSpec, TtlState
 from services.runtime.topics import TopicContract, load_contract
-from services.runtime.tracing import build_tracer_provider
+from services.runtime.transactions import UNSENDABLE, TransactionalOutput
+from services.runtime.tracing import build_tracer_provider, incoming_span_context
 
 log = logging.getLogger("sluice.runtime")
 # aiohttp takes the charset separately and refuses it inside the content type.
@@ -71,6 +77,8 @@ class StreamService:
     _agents_started: int = field(init=False, default=0)
     _finished: set[tuple[str, int, int]] = field(init=False, default_factory=set)
     _unavailable: set[str] = field(init=False, default_factory=set)
+    transactions: TransactionalOutput | None = field(init=False, default=None)
+    _next_offset: dict[tuple[str, int], int] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.contract = load_contract(self.settings.contract_path)
@@ -78,7 +86,8 @@ class StreamService:
         self.metrics = ServiceMetrics(self.name)
         if self.tracer_provider is None:
             self.tracer_provider = build_tracer_provider(
-                self.name, self.settings.trace_exporter, self.settings.otlp_endpoint
+                self.name, self.settings.trace_exporter, self.settings.otlp_endpoint,
+                trace_file=self.settings.trace_file,
             )
         self.tracer = self.tracer_provider.get_tracer(f"sluice.{self.name}")
 
@@ -92,6 +101,7 @@ class StreamService:
         app = faust.App(
             f"{self.namespace}.{self.name}",
             broker=[f"kafka://{server.strip()}" for server in self.settings.bootstrap_servers.split(",")],
+            broker_credentials=faust_credentials(self.settings),
             store="memory://",
             autodiscover=False,
             # Topics are created only by `sluice topics bootstrap`, from the contract.
@@ -136,7 +146,44 @@ class StreamService:
                 return True
             return False
 
-        faust_fixes.install(app.consumer, {self.physical(route.source) for route in self.routes}, is_finished)
+        transactional = self.settings.delivery == "exactly_once"
+        faust_fixes.install(app.consumer, {self.physical(route.source) for route in self.routes}, is_finished,
+                            commit_offsets=not transactional)
+        if transactional:
+            faust_fixes.read_committed(app.consumer)
+            self._install_transactions(app)
+
+    def _install_transactions(self, app: faust.App) -> None:
+        """exactly_once: one transactional producer per instance commits outputs and source offsets together."""
+        settings = self.settings
+        self.transactions = TransactionalOutput(
+            bootstrap_servers=settings.bootstrap_servers,
+            transactional_id=f"{self.namespace}.{self.name}.{settings.instance_id}",
+            group_id=app.conf.id, interval_s=settings.transaction_interval_ms / 1000.0,
+            max_request_size=settings.max_publish_bytes, linger_ms=settings.producer_linger_ms,
+            on_failure=fail_stop, client_kwargs=aiokafka_security(settings),
+        )
+        transactions = self.transactions
+
+        # Before the consumer starts: fencing the predecessor completes its last transaction (commit or abort),
+        # so the committed offsets the consumer then reads are final, not a commit still in flight.
+        first_start = app.on_first_start
+
+        async def start_transactions_then_app() -> None:
+            await transactions.start()
+            await first_start()
+
+        app.on_first_start = start_transactions_then_app
+
+        @app.on_partitions_revoked.connect
+        async def commit_before_revocation(*_: Any, **__: Any) -> None:
+            # Offsets of partitions about to move must be committed by this instance, or their new owner
+            # reprocesses records whose outputs this instance's next commit would still publish.
+            await transactions.commit()
+
+        @app.on_before_shutdown.connect
+        async def commit_at_shutdown(*_: Any, **__: Any) -> None:
+            await transactions.stop()
 
     def _table(self, app: faust.App, spec: StateSpec) -> Any:
         changelog = self.contract.get(spec.changelog)
@@ -186,6 +233,8 @@ class StreamService:
             async def agent(stream: faust.StreamT) -> None:
                 self._agents_started += 1
                 async for event in stream.noack().events():
+                    if self._already_taken(event, pipeline.source):
+                        continue
                     try:
                         await self._handle(pipeline, state, event)
                     except Exception as exc:  # noqa: BLE001
@@ -204,21 +253,28 @@ class StreamService:
 
         runner = FetchRunner(f"{self.name} {route.source}", route.fetcher, route.batch, on_availability)
 
-        async def prepare(events: list[faust.EventT]) -> tuple[list[InboundMessage], list[Decoded], list[Any]]:
+        async def prepare(events: list[faust.EventT]) -> tuple[list[InboundMessage], list[Decoded], list[Any],
+                                                              list[trace.Link]]:
             inbound = [_inbound(event) for event in events]
             decoded = [pipeline.decode(message) for message in inbound]
             to_fetch = [item.event for item in decoded if item.event is not None]
+            # The model call serves many traces: a root span of its own, linked to every record's incoming
+            # context; each record's process span (a child of its own upstream span) links back to it.
+            links = [trace.Link(ctx) for ctx in (incoming_span_context(item.message.headers)
+                                                 for item in decoded if item.event is not None) if ctx]
             with self.tracer.start_as_current_span(f"{self.name} fetch {pipeline.source}",
-                                                   attributes={"sluice.batch_size": len(to_fetch)}):
+                                                   context=otel_context.Context(), links=links,
+                                                   attributes={"sluice.batch_size": len(to_fetch)}) as span:
                 fetched = await runner.fetch(to_fetch)
-            return inbound, decoded, fetched
+            return inbound, decoded, fetched, [trace.Link(span.get_span_context())]
 
         async def finish(events: list[faust.EventT], prepared: tuple) -> None:
-            inbound, decoded, fetched = prepared
+            inbound, decoded, fetched, fetch_links = prepared
             results = iter(fetched)
             for event, message, item in zip(events, inbound, decoded):
                 now = utc_now().timestamp()
-                outcome = await pipeline.handle(item, state.at(now), next(results) if item.event is not None else None)
+                outcome = await pipeline.handle(item, state.at(now), next(results) if item.event is not None else None,
+                                                links=fetch_links)
                 await self._finish(pipeline, state, event, message, outcome, now)
 
         def failed(exc: BaseException) -> None:
@@ -230,6 +286,8 @@ class StreamService:
                                     route.batch.max_in_flight)
             try:
                 async for event in stream.noack().events():
+                    if self._already_taken(event, pipeline.source):
+                        continue
                     await batches.add(event)
             except Exception as exc:  # noqa: BLE001
                 failed(exc)
@@ -237,6 +295,21 @@ class StreamService:
                 batches.cancel()
 
         return agent
+
+    def _already_taken(self, event: faust.EventT, source: str) -> bool:
+        """exactly_once: True for a record this process already took (faust re-delivers buffered records after
+        it seeks back to the committed offset). Its outputs are in this instance's transaction, committed or
+        still open; processing it again would publish them twice and apply its state change twice. A crash
+        aborts the open transaction and starts a new process, so "taken" never outlives its transaction."""
+        if self.transactions is None:
+            return False
+        message = event.message
+        position = (message.topic, message.partition)
+        if message.offset < self._next_offset.get(position, -1):
+            self.metrics.skipped.labels(self.name, source, "redelivered").inc()
+            return True
+        self._next_offset[position] = message.offset + 1
+        return False
 
     async def _handle(self, pipeline: Pipeline, state: TtlState, event: faust.EventT) -> None:
         inbound = _inbound(event)
@@ -251,6 +324,17 @@ class StreamService:
         for key, value in outcome.state_updates.items():
             state.write(key, value, message.partition, now)
         self._record_lag(pipeline.source, message)
+        stage_latency = self.metrics.stage_seconds.labels(self.name, pipeline.source)
+
+        def persist_state() -> None:
+            for key in outcome.state_updates:
+                state.persist(key, message.partition)
+            if message.timestamp:  # every output confirmed: the stage is done with this record
+                stage_latency.observe(max(0.0, time.time() - message.timestamp))
+
+        if self.transactions is not None:
+            outcome = await self._publish_in_transaction(pipeline, event, inbound, outcome, persist_state)
+            return
         try:
             futures = await self._send_all(outcome)
         except Exception as exc:  # noqa: BLE001 - send() raises at once only for a record it can never send
@@ -258,11 +342,35 @@ class StreamService:
             outcome = pipeline.publish_failed(inbound, exc)
             futures = await self._send_all(outcome)
 
-        def persist_state() -> None:
-            for key in outcome.state_updates:
-                state.persist(key, message.partition)
-
         self._ack_when_confirmed(outcome, futures, event, persist_state)
+
+    async def _publish_in_transaction(self, pipeline: Pipeline, event: faust.EventT, inbound: InboundMessage,
+                                      outcome: Outcome, persist_state: Callable[[], None]) -> Outcome:
+        """exactly_once: the record's publications and offset join the open transaction; it is acked (and its
+        state persisted) when that transaction commits (services/runtime/transactions.py)."""
+        message = event.message
+        source = TopicPartition(message.topic, message.partition)
+        in_flight = self.metrics.in_flight.labels(self.name)
+        in_flight.inc()
+
+        def committed() -> None:
+            in_flight.dec()
+            for publication in outcome.publications:
+                self.metrics.produced.labels(self.name, publication.logical_topic).inc()
+            persist_state()
+            self._finished.add((message.topic, message.partition, message.offset))
+            event.ack()
+
+        try:
+            try:
+                await self.transactions.publish(outcome.publications, source, message.offset, committed)
+            except UNSENDABLE as exc:
+                log.error("%s: output of %s cannot be published: %r", self.name, pipeline_source(event), exc)
+                outcome = pipeline.publish_failed(inbound, exc)
+                await self.transactions.publish(outcome.publications, source, message.offset, committed)
+        except Exception as exc:  # noqa: BLE001 - the open transaction is unusable; a restart aborts it
+            fail_stop(f"{self.name}: transaction failed on {pipeline_source(event)}", exc)
+        return outcome
 
     async def _send_all(self, outcome: Outcome) -> list[asyncio.Future]:
         producer = self.app.producer
@@ -358,7 +466,11 @@ class StreamService:
         # faust's terminal spinner sets the root logger to DEBUG when the level is WARNING or above,
         # which makes every library debug call build a log record (and writes escape codes to logs).
         worker.spinner = None
-        worker.execute_from_commandline()
+        try:
+            worker.execute_from_commandline()  # raises SystemExit once stopped
+        finally:
+            # Spans still queued in the batch processors reach their exporter before the process exits.
+            self.tracer_provider.force_flush()
 
 
 def fail_stop(what: str, exc: BaseException) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -47,10 +47,58 @@ class RuntimeSettings(BaseSettings):
         description="Kafka consumer-group session timeout: how long a dead instance holds its partitions.",
     )
     commit_interval_s: float = Field(default=0.5, gt=0, description="How often acknowledged offsets are committed.")
-    trace_exporter: Literal["none", "console", "otlp"] = Field(
-        default="none", description="Where spans go: nowhere, stdout, or an OTLP/HTTP collector."
+    delivery: Literal["exactly_once", "at_least_once"] = Field(
+        default="exactly_once",
+        description="exactly_once: each record's outputs, dead letters and source offset commit together in one "
+        "Kafka transaction (readers use isolation_level=read_committed), so a crash or restart never leaves a "
+        "duplicate or a loss on any topic; costs one transaction per `transaction_interval_ms` per service. "
+        "at_least_once: outputs are confirmed before the offset commits, a crash may republish a record with the "
+        "same event id (lower latency). Every service of a deployment must use the same mode.",
+    )
+    transaction_interval_ms: int = Field(
+        default=100, ge=5, le=10_000,
+        description="exactly_once: how often the open transaction commits. Each hop adds up to this much latency; "
+        "shorter intervals cost more broker round trips per record.",
+    )
+    instance_id: str = Field(
+        default="0", pattern=r"^[A-Za-z0-9._-]+$",
+        description="Stable identity of this service instance: its transactional id is "
+        "<namespace>.<service>.<instance_id>, so a restarted instance fences its crashed predecessor and aborts "
+        "its open transaction at once. Give each replica of a service its own, stable value.",
+    )
+    trace_exporter: Literal["none", "console", "otlp", "file"] = Field(
+        default="none", description="Where spans go: nowhere, stdout, an OTLP/HTTP collector (otlp_endpoint), "
+        "or JSON lines in trace_file."
     )
     otlp_endpoint: str = Field(
         default="http://127.0.0.1:4318/v1/traces", description="OTLP/HTTP traces endpoint when trace_exporter=otlp."
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", description="Log level.")
+    trace_file: Path | None = Field(
+        default=None, description="File the `file` trace exporter appends spans to, one JSON object per line "
+        "(trace_id, span_id, parent_span_id, name, service, start_ns, end_ns, attributes, links); `{service}` in "
+        "the path becomes the service name. Required when trace_exporter=file."
+    )
+    security_protocol: Literal["PLAINTEXT", "SASL_SSL"] = Field(
+        default="PLAINTEXT", description="How clients talk to Kafka: PLAINTEXT (the local default) or SASL_SSL "
+        "(the secure profile: TLS plus a SASL login; see services/runtime/kafka_security.py)."
+    )
+    sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = Field(
+        default="SCRAM-SHA-512", description="SASL mechanism when security_protocol=SASL_SSL."
+    )
+    sasl_username: str | None = Field(
+        default=None, description="SASL user (the Kafka principal User:<name>); services use their own name, "
+        "e.g. ingestion. Required when security_protocol=SASL_SSL."
+    )
+    sasl_password: SecretStr | None = Field(
+        default=None, description="SASL password. Wins over sasl_password_file when both are set; prefer the "
+        "file (a docker secret) so the password stays out of the process environment."
+    )
+    sasl_password_file: Path | None = Field(
+        default=None, description="File holding the SASL password (trailing newline ignored), e.g. "
+        "/run/secrets/<service>_password; used when sasl_password is not set."
+    )
+    ssl_cafile: Path | None = Field(
+        default=None, description="PEM CA bundle that signed the broker certificate (the secure profile's "
+        ".data/security/certs/ca.pem); unset means the system's trusted CAs."
+    )

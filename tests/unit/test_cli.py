@@ -154,7 +154,7 @@ def test_generator_mode_uses_the_conversations_module(monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "services.runtime.conversations", fake)
     produced = {}
 
-    async def fake_produce(bootstrap, topic, records, *, rate, on_sent):
+    async def fake_produce(bootstrap, topic, records, *, rate, on_sent, security=None):
         produced.update(topic=topic, records=list(records), rate=rate)
         return len(produced["records"])
 
@@ -175,7 +175,7 @@ def test_generator_mode_uses_the_conversations_module(monkeypatch, capsys):
 def test_sample_mode_still_sends_the_demo_mix(monkeypatch, capsys):
     produced = {}
 
-    async def fake_produce(bootstrap, topic, records, *, rate, on_sent):
+    async def fake_produce(bootstrap, topic, records, *, rate, on_sent, security=None):
         produced["records"] = list(records)
         return len(produced["records"])
 

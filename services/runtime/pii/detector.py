@@ -37,6 +37,9 @@ NER_LABEL_MAP = {
 _WEAK_ADDRESS_PARTS = {"CITY", "STATE", "BUILDING_NUMBER"}
 
 
+_SENTENCE_ENDS = frozenset({".", "?", "!"})
+
+
 @dataclass(frozen=True, slots=True)
 class PiiMatch:
     pii_type: str
@@ -253,6 +256,8 @@ class PiiDetector:
     def _context(self, tokens: list[Token], run: DigitRun) -> str | None:
         for k in range(run.first - 1, max(-1, run.first - 1 - _CONTEXT_WINDOW), -1):
             low = tokens[k].lower
+            if low in _SENTENCE_ENDS:
+                break  # "What's the price? Call me on 206-555-0100": the last sentence's words say nothing here
             if low == "security" and k > 0 and tokens[k - 1].lower == "social":
                 return "SSN"
             if low in ("of", "date") and k + 1 < len(tokens) and tokens[k + 1].lower == "birth":
@@ -267,6 +272,8 @@ class PiiDetector:
                 return "CARD"
         # "... is my phone number" style: a context word right after the number.
         for k in range(run.last + 1, min(len(tokens), run.last + 5)):
+            if tokens[k].lower in _SENTENCE_ENDS:
+                break
             kind = _CONTEXT.get(tokens[k].lower)
             if kind in ("PHONE", "CARD", "SSN", "ACCOUNT_NUMBER", "IBAN"):
                 return kind

@@ -22,6 +22,10 @@
    producing to a source topic with transactions leaves control-record offsets) stops the commit there
    until a restart re-reads from it, with duplicates that the deterministic ids absorb — never a loss.
 
+For the runtime's own exactly-once mode (services/runtime/transactions.py) two more: `read_committed` (faust
+picks the isolation level only from its unsafe transaction mode) and `transactional_changelog_recovery`
+(recovery of a changelog written in transactions must stop at its last committed record, not at the markers).
+
 All patch one consumer instance; nothing global changes. Delivery tests in tests/integration
 (graceful stop and SIGKILL in the middle of a backlog) fail without them.
 """
@@ -122,3 +126,24 @@ def read_committed(consumer: Any) -> None:
         return kafka_consumer
 
     thread._create_worker_consumer = create_read_committed
+
+
+def transactional_changelog_recovery(recovery: Any, last_committed_offsets: Callable[[Any], Any]) -> None:
+    """Let faust's table recovery finish on changelogs written inside Kafka transactions.
+
+    faust recovers a changelog partition by reading until the offset before its high watermark, but with
+    transactions the last offsets are commit (or abort) markers, which are never delivered: recovery would wait
+    forever (faust only copes with this in its own exactly_once mode). `last_committed_offsets(tps)` returns the
+    offset of the last committed record per partition (-1 for none); recovery reads up to those instead."""
+    if not hasattr(recovery, "_build_highwaters"):
+        raise RuntimeError("faust Recovery lacks _build_highwaters: the changelog recovery fix needs updating")
+
+    async def build_highwaters(consumer: Any, tps: Any, destination: Any, title: str) -> None:
+        destination.clear()
+        if tps:
+            offsets = {(tp.topic, tp.partition): offset for tp, offset in (await last_committed_offsets(tps)).items()}
+            destination.update({tp: offsets.get((tp.topic, tp.partition), -1) for tp in tps})
+        log.info("recovery: %s changelog partitions read up to their last committed records: %s", title,
+                 {f"{tp.topic}[{tp.partition}]": offset for tp, offset in sorted(destination.items())})
+
+    recovery._build_highwaters = build_highwaters

@@ -225,9 +225,14 @@ async def consumer_groups(bootstrap_servers: str, *, security: Security = None) 
         await admin.close()
 
 
-async def group_lag(bootstrap_servers: str, groups: Iterable[str], *,
+async def group_lag(bootstrap_servers: str, groups: Iterable[str], *, exact_below: int = 256,
                     security: Security = None) -> dict[str, dict[TopicPartition, tuple[int, int]]]:
-    """Per group, per partition it has committed: (committed offset, end offset)."""
+    """Per group, per partition it has committed: (committed offset, end), lag = end - committed.
+
+    The end is the last stable offset (what a read_committed reader can reach). Transaction markers take
+    offsets but are not records, so a group that processed everything still sits one or more offsets short of
+    it; where the difference is below `exact_below`, the records in between are counted instead, so a caught-up
+    group reads lag 0."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, **(security or {}))
     await admin.start()
     try:
@@ -239,12 +244,80 @@ async def group_lag(bootstrap_servers: str, groups: Iterable[str], *,
         await admin.close()
     partitions = sorted({tp for offsets in committed.values() for tp in offsets})
     ends: dict[TopicPartition, int] = {}
+    exact: dict[tuple[TopicPartition, int], int] = {}
     if partitions:
-        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, **(security or {}), enable_auto_commit=False)
+        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, **(security or {}), enable_auto_commit=False,
+                                    isolation_level="read_committed")
         await consumer.start()
         try:
             ends = await consumer.end_offsets(partitions)
+            near = {(tp, offset) for offsets in committed.values() for tp, offset in offsets.items()
+                    if 0 < ends.get(tp, offset) - offset < exact_below}
+            for tp, offset in sorted(near):
+                exact[(tp, offset)] = offset + await _records_between(consumer, tp, offset, ends[tp])
         finally:
             await consumer.stop()
-    return {group: {tp: (offset, ends.get(tp, offset)) for tp, offset in sorted(offsets.items())}
+    return {group: {tp: (offset, exact.get((tp, offset), ends.get(tp, offset))) for tp, offset in sorted(offsets.items())}
             for group, offsets in committed.items()}
+
+
+async def _records_between(consumer: AIOKafkaConsumer, tp: TopicPartition, start: int, end: int,
+                           timeout_s: float = 5.0) -> int:
+    """Records (not transaction markers) a read_committed reader gets in [start, end) of one partition."""
+    consumer.assign([tp])
+    consumer.seek(tp, start)
+    count = 0
+    deadline = time.monotonic() + timeout_s
+    while await consumer.position(tp) < end and time.monotonic() < deadline:
+        batch = await consumer.getmany(tp, timeout_ms=200)
+        count += sum(1 for record in batch.get(tp, []) if record.offset < end)
+    if await consumer.position(tp) < end:
+        return end - start  # could not read it all in time: report the offset difference, never less
+    return count
+
+
+async def last_committed_record_offsets(bootstrap_servers: str, partitions: Iterable[TopicPartition], *,
+                                        security: Security = None) -> dict[TopicPartition, int]:
+    """Per partition, the offset of the last record a read_committed reader gets (-1 when there is none):
+    the end offset less the transaction markers and aborted records at the tail."""
+    partitions = list(partitions)
+    result: dict[TopicPartition, int] = {}
+    if not partitions:
+        return result
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, **(security or {}), enable_auto_commit=False,
+                                isolation_level="read_committed")
+    await consumer.start()
+    try:
+        begins = await consumer.beginning_offsets(partitions)
+        ends = await consumer.end_offsets(partitions)
+        for tp in partitions:
+            result[tp] = -1
+            window = 64
+            while ends[tp] > begins[tp]:
+                start = max(begins[tp], ends[tp] - window)
+                last = await _last_record_offset(consumer, tp, start, ends[tp])
+                if last is not None:
+                    result[tp] = last
+                    break
+                if start == begins[tp]:
+                    break
+                window *= 4
+    finally:
+        await consumer.stop()
+    return result
+
+
+async def _last_record_offset(consumer: AIOKafkaConsumer, tp: TopicPartition, start: int, end: int,
+                              timeout_s: float = 10.0) -> int | None:
+    consumer.assign([tp])
+    consumer.seek(tp, start)
+    last = None
+    deadline = time.monotonic() + timeout_s
+    while await consumer.position(tp) < end:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"reading {tp.topic}[{tp.partition}] {start}..{end} took over {timeout_s} s")
+        batch = await consumer.getmany(tp, timeout_ms=200)
+        for record in batch.get(tp, []):
+            if record.offset < end:
+                last = record.offset
+    return last

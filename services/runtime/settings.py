@@ -48,12 +48,13 @@ class RuntimeSettings(BaseSettings):
     )
     commit_interval_s: float = Field(default=0.5, gt=0, description="How often acknowledged offsets are committed.")
     delivery: Literal["exactly_once", "at_least_once"] = Field(
-        default="exactly_once",
-        description="exactly_once: each record's outputs, dead letters and source offset commit together in one "
-        "Kafka transaction (readers use isolation_level=read_committed), so a crash or restart never leaves a "
-        "duplicate or a loss on any topic; costs one transaction per `transaction_interval_ms` per service. "
-        "at_least_once: outputs are confirmed before the offset commits, a crash may republish a record with the "
-        "same event id (lower latency). Every service of a deployment must use the same mode.",
+        default="at_least_once",
+        description="at_least_once (default): outputs are confirmed before the offset commits; a crash may "
+        "republish a record with the same event id, which readers drop. exactly_once (experimental): each record's "
+        "outputs, dead letters, state entries and source offset commit together in one Kafka transaction (readers "
+        "use isolation_level=read_committed), so no duplicate reaches any topic; not the default because a kill -9 "
+        "under load still loses the records of the last transaction in some runs (README, Known limitations). "
+        "Every service of a deployment must use the same mode.",
     )
     transaction_interval_ms: int = Field(
         default=100, ge=5, le=10_000,

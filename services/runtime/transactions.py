@@ -3,11 +3,11 @@
 faust's own `exactly_once` mode loses or duplicates records (faust issues #323, #502, #606), so the runtime
 keeps faust for consuming and runs one transactional aiokafka producer per service instance itself:
 
-- every record's publications (outputs and dead letters) are sent inside the open transaction;
+- every record's publications (outputs and dead letters) and the changelog entries of the state it changed are
+  sent inside the open transaction;
 - its source offset joins the same transaction (`send_offsets_to_transaction`, the service's consumer group);
 - every `interval_s` the transaction commits, and only then are the records acknowledged to faust, which
-  never commits offsets of these topics itself (services/runtime/faust_fixes.py), and their state entries
-  written to the changelogs.
+  never commits offsets of these topics itself (services/runtime/faust_fixes.py).
 
 A crash before the commit leaves an open transaction that the restarted instance aborts when it starts (it has
 the same transactional id and fences its predecessor), so readers with `isolation_level=read_committed` see
@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaProducer, TopicPartition
@@ -29,6 +30,17 @@ log = logging.getLogger("sluice.runtime")
 # send() raises these at once, before the record joins the transaction: the record can never be sent, and the
 # caller dead-letters it. Any other failure breaks the transaction and stops the service.
 UNSENDABLE = (MessageSizeTooLargeError,)
+
+
+@dataclass(frozen=True)
+class ChangelogRecord:
+    """A state entry for a table's changelog partition (value None deletes the key)."""
+
+    topic: str
+    partition: int
+    key: bytes
+    value: bytes | None
+    headers: tuple = ()
 
 
 class TransactionBroken(RuntimeError):
@@ -89,11 +101,16 @@ class TransactionalOutput:
         if self._ready is None:
             await self._started()
         await self._ready.wait()
+        if self._stopped:
+            # Shutting down after the last commit: this record stays unacknowledged and uncommitted, and the next
+            # instance processes it. Wait here until faust cancels the agent.
+            await asyncio.Future()
         async with self._lock:
             for publication in publications:
                 try:
                     await self._producer.send(publication.topic, publication.value, key=publication.key,
-                                              headers=publication.headers)
+                                              headers=list(publication.headers),
+                                              partition=getattr(publication, "partition", None))
                 except UNSENDABLE:
                     raise
                 except Exception as exc:  # noqa: BLE001 - anything else breaks the transaction
@@ -121,7 +138,7 @@ class TransactionalOutput:
         while not self._stopped:
             await asyncio.sleep(self.interval_s)
             try:
-                await self.commit()
+                await asyncio.shield(self.commit())  # a cancelled loop lets a started commit finish
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001
@@ -134,7 +151,10 @@ class TransactionalOutput:
             return
         self._stopped = True
         if self._commit_task is not None:
-            self._commit_task.cancel()
+            # Never cancel a commit half way (its records would leave our books while the broker still commits
+            # or aborts them): wait for one in progress, then stop the loop while it sleeps.
+            async with self._lock:
+                self._commit_task.cancel()
         try:
             await self.commit()
             await self._producer.abort_transaction()

@@ -5,9 +5,10 @@ tests/e2e/faults.py for the accounting). The CI size streams ~8 turns/s for 15-4
 (`make faults`, SLUICE_FAULTS=long) streams 15 turns/s for a minute per phase, kills each service twice and
 keeps Triton down for 60 s. The table of every phase is written to .data/faults/results-<size>.md.
 
-Each phase must end with: zero lost turns, zero duplicate event ids on any output topic (exactly once with
-read_committed readers), every malformed record dead-lettered once, every prediction observed by drift once,
-every reviewer label joined, and a recovery (a turn sent after the fault delivered with normal latency).
+Each phase must end with: zero lost turns, no two different event ids for one turn and no repeated id with other
+content (with SLUICE_DELIVERY=exactly_once: no repeated id at all), every malformed record dead-lettered once,
+every prediction observed by drift once, every reviewer label joined, and a recovery (everything sent before
+some point after the fault delivered).
 After the phases, no seeded personal value appears on any topic downstream of features.
 """
 

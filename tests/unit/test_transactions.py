@@ -9,7 +9,7 @@ from aiokafka import TopicPartition
 from aiokafka.errors import KafkaConnectionError, MessageSizeTooLargeError
 
 from services.runtime import transactions as tx
-from services.runtime.transactions import TransactionalOutput, TransactionBroken
+from services.runtime.transactions import ChangelogRecord, TransactionalOutput, TransactionBroken
 
 
 @dataclass(frozen=True)
@@ -32,11 +32,11 @@ class FakeProducer:
     async def begin_transaction(self):
         self.log.append(("begin",))
 
-    async def send(self, topic, value, key=None, headers=None):
+    async def send(self, topic, value, key=None, headers=None, partition=None):
         if self.fail_next_send is not None:
             exc, self.fail_next_send = self.fail_next_send, None
             raise exc
-        self.log.append(("send", topic, value))
+        self.log.append(("send", topic, value) if partition is None else ("send", topic, value, partition))
 
     async def send_offsets_to_transaction(self, offsets, group_id):
         self.log.append(("offsets", dict(offsets), group_id))
@@ -109,3 +109,27 @@ async def test_stop_commits_finished_records_before_closing(output):
     await output.stop()
     assert acked == [0]
     assert [entry[0] for entry in output._producer.log[-5:]] == ["offsets", "commit", "begin", "abort", "stop"]
+
+
+async def test_state_entries_go_to_their_changelog_partition_in_the_same_transaction(output):
+    await output.start()
+    entry = ChangelogRecord("ns.svc.state-changelog", 4, b'"key"', b'{"v":1}')
+    tombstone = ChangelogRecord("ns.svc.state-changelog", 4, b'"old"', None)
+    await output.publish([Pub("out", b"a"), entry, tombstone], TopicPartition("src", 4), 9, lambda: None)
+    await output.commit()
+    sends = [e for e in output._producer.log if e[0] == "send"]
+    assert sends == [("send", "out", b"a"), ("send", "ns.svc.state-changelog", b'{"v":1}', 4),
+                     ("send", "ns.svc.state-changelog", None, 4)]
+    assert output._producer.log.index(sends[-1]) < output._producer.log.index(("commit",))
+
+
+async def test_a_record_arriving_after_the_final_commit_is_left_for_the_next_instance(output):
+    import asyncio
+
+    await output.start()
+    await output.stop()
+    late = asyncio.ensure_future(output.publish([Pub("out", b"late")], TopicPartition("src", 0), 5, lambda: None))
+    done, _ = await asyncio.wait([late], timeout=0.2)
+    assert not done, "a record after the last commit must not join a transaction"
+    late.cancel()
+    assert not [e for e in output._producer.log if e[:2] == ("send", "out")]

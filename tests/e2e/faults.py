@@ -391,10 +391,14 @@ class Pipeline:
         return letters == Counter({(position, reason): 1 for position, reason in positions.items()})
 
     def _observed_once(self, turn_ids: set[str]) -> bool:
+        """Every prediction of the phase has exactly one drift observation (one event id: a record repeated
+        with the same id after a crash is the same observation, counted among the repeated ids)."""
         predictions = {s.event_id for s in self._docs("predictions") if s.document.get("turn_id") in turn_ids}
-        observed = Counter(s.document.get("source_event_id") for s in self._docs("drift.observations")
-                           if s.document.get("source_topic") == "predictions")
-        return len(predictions) == len(turn_ids) and all(observed.get(p) == 1 for p in predictions)
+        observation_ids: dict[str, set[str]] = defaultdict(set)
+        for seen in self._docs("drift.observations"):
+            if seen.document.get("source_topic") == "predictions":
+                observation_ids[seen.document.get("source_event_id")].add(seen.event_id)
+        return len(predictions) == len(turn_ids) and all(len(observation_ids.get(p, ())) == 1 for p in predictions)
 
     def _labels_for_earlier_reviews(self, count: int) -> list[tuple[bytes, bytes, list]]:
         if not count:

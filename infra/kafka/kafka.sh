@@ -149,6 +149,9 @@ configure() {
 start() {
   if pid="$(running_pid)"; then log "already running (pid $pid) on 127.0.0.1:$port"; return 0; fi
   if port_open "$port"; then log "port $port is taken by another process"; return 1; fi
+  if port_open "$controller_port"; then
+    log "controller port $controller_port is taken by another process (set SLUICE_KAFKA_CONTROLLER_PORT)"; return 1
+  fi
   fetch
   configure
   # The server log survives restarts: readiness must come from a line this process writes.

@@ -7,9 +7,11 @@ turns) on an absolute schedule, injects one fault part way through, and then acc
 
 - every raw turn ends enriched, under review or blocked, exactly once (services/runtime/accounting.py);
 - every malformed record is exactly one dead letter;
-- no event id appears twice on any output topic (duplicates, not only distinct-id duplicates);
+- no event id appears twice on any output topic with different content (exactly-once mode: not at all);
 - every prediction of the phase is observed by drift exactly once, every label yields labeled examples;
-- recovery time: from the fault until a turn sent after the fault comes out with normal latency again.
+- a phase is accounted only when every stage has caught up (outcomes, dead letters, drift, labels);
+- recovery time: from the fault until a turn sent after the fault is done (outcome and drift observation)
+  with normal latency again.
 """
 
 from __future__ import annotations
@@ -321,13 +323,19 @@ class Pipeline:
         while True:
             result = self._account(turn_ids)
             letters_ok = self._dead_letters_ok(positions)
-            if (not result.lost and not result.problems and letters_ok) or time.monotonic() > deadline:
+            # Every stage must have caught up, not only the turn outcomes: a killed drift or feedback
+            # service delays its own outputs only.
+            observed_ok = self._observed_once(turn_ids)
+            labels_ok = self._labels_joined(label_records)
+            if (not result.lost and not result.problems and letters_ok and observed_ok and labels_ok) \
+                    or time.monotonic() > deadline:
                 break
             if time.monotonic() > next_report:
                 next_report += 10
                 seen = {logical: len(self.watcher.records[logical]) for logical in WATCHED}
                 print(f"# {name}: waiting: {len(result.lost)} lost, {len(result.problems)} problems, dead letters "
-                      f"{'ok' if letters_ok else 'incomplete'}; records seen {seen}", flush=True)
+                      f"{'ok' if letters_ok else 'incomplete'}, drift {'ok' if observed_ok else 'incomplete'}, "
+                      f"labels {'ok' if labels_ok else 'incomplete'}; records seen {seen}", flush=True)
             await asyncio.sleep(1.0)
         await asyncio.sleep(3.0)  # late duplicates (a reprocessed record) would arrive now
         result = self._account(turn_ids)
@@ -362,14 +370,24 @@ class Pipeline:
         return account(turn_ids, enriched, reviews)
 
     def _latencies(self, turn_ids: set[str], sent_at: dict[str, float]) -> list[tuple[float, float, float]]:
-        """(output time, latency, sent time) per turn, from its first output record."""
-        first: dict[str, float] = {}
+        """(done time, latency, sent time) per turn. A turn is done when both its outcome (enriched or under
+        review) and drift's observation of its prediction are out, each counted at its first record: a fault
+        in drift delays only the observation."""
+        outcome: dict[str, float] = {}
         for logical in ("turns.enriched", "review.requests"):
             for seen in self._docs(logical):
                 turn = seen.document.get("turn_id")
                 if turn in turn_ids and turn in sent_at:
-                    first[turn] = min(first.get(turn, seen.timestamp_s), seen.timestamp_s)
-        return sorted((out, out - sent_at[turn], sent_at[turn]) for turn, out in first.items())
+                    outcome[turn] = min(outcome.get(turn, seen.timestamp_s), seen.timestamp_s)
+        turn_of_prediction = {s.event_id: s.document.get("turn_id") for s in self._docs("predictions")}
+        observed: dict[str, float] = {}
+        for seen in self._docs("drift.observations"):
+            if seen.document.get("source_topic") == "predictions":
+                turn = turn_of_prediction.get(seen.document.get("source_event_id"))
+                if turn in outcome:
+                    observed[turn] = min(observed.get(turn, seen.timestamp_s), seen.timestamp_s)
+        done = {turn: max(out, observed[turn]) for turn, out in outcome.items() if turn in observed}
+        return sorted((out, out - sent_at[turn], sent_at[turn]) for turn, out in done.items())
 
     def _duplicate_ids(self) -> int:
         """Records repeating an event id already on the same topic (over the whole run so far)."""

@@ -38,9 +38,13 @@ class Broker:
     bootstrap: str
     port: int
     data_dir: Path
+    controller_port: int | None = None  # None: kafka.sh's default, port + 1
 
     def _env(self) -> dict[str, str]:
-        return {**os.environ, "SLUICE_KAFKA_PORT": str(self.port), "SLUICE_KAFKA_DATA_DIR": str(self.data_dir)}
+        env = {**os.environ, "SLUICE_KAFKA_PORT": str(self.port), "SLUICE_KAFKA_DATA_DIR": str(self.data_dir)}
+        if self.controller_port is not None:
+            env["SLUICE_KAFKA_CONTROLLER_PORT"] = str(self.controller_port)
+        return env
 
     def run(self, action: str) -> None:
         subprocess.run([str(KAFKA_SCRIPT), action], env=self._env(), check=True, timeout=180)
@@ -49,8 +53,8 @@ class Broker:
         return subprocess.run([str(KAFKA_SCRIPT), "status"], env=self._env(), capture_output=True).returncode == 0
 
 
-def start_broker(port: int, data_dir: Path) -> Broker:
-    broker = Broker(f"127.0.0.1:{port}", port, data_dir)
+def start_broker(port: int, data_dir: Path, controller_port: int | None = None) -> Broker:
+    broker = Broker(f"127.0.0.1:{port}", port, data_dir, controller_port)
     broker.run("start")
     return broker
 
@@ -115,6 +119,15 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def free_broker_ports() -> tuple[int, int]:
+    """A client and a controller port, both free now: port + 1 (kafka.sh's default controller port) is an
+    ephemeral port that any outgoing connection may hold."""
+    with socket.socket() as client, socket.socket() as controller:
+        client.bind(("127.0.0.1", 0))
+        controller.bind(("127.0.0.1", 0))
+        return client.getsockname()[1], controller.getsockname()[1]
 
 
 @dataclass

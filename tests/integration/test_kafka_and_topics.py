@@ -15,7 +15,7 @@ from services.runtime.bootstrap import bootstrap_topics
 from services.runtime.kafka_tools import collect, produce_records
 from services.runtime.topics import load_contract
 
-from .conftest import free_port, start_broker
+from .conftest import free_broker_ports, start_broker
 
 pytestmark = pytest.mark.integration
 
@@ -67,7 +67,8 @@ async def test_bootstrap_reports_config_and_partition_drift_and_fixes_only_confi
 
 async def test_broker_restart_keeps_topics_and_messages(tmp_path: Path):
     """A second broker of our own: storage is formatted once and survives stop/start."""
-    broker = start_broker(free_port(), tmp_path / "kafka")
+    client_port, controller_port = free_broker_ports()
+    broker = start_broker(client_port, tmp_path / "kafka", controller_port)
     try:
         topic = "restart.check"
         admin = AIOKafkaAdminClient(bootstrap_servers=broker.bootstrap)

@@ -351,6 +351,13 @@ def _count(table: dict[str, Any], path: Iterable[str], step: int) -> None:
         table.pop(last, None)
 
 
+def holds(bucket: Mapping[str, Any], observation: LabeledObservation) -> bool:
+    """Whether `bucket` counts `observation` (so that retracting it keeps every count non-negative)."""
+    return (bucket["confusion"].get(observation.true_label, {}).get(observation.predicted_label, 0) > 0
+            and bucket["latency"].get(str(latency_bin(observation.label_latency_s)), 0) > 0
+            and bucket["labeled"] > 0)
+
+
 def apply_delta(bucket: Mapping[str, Any], delta: MetricDelta) -> dict[str, Any]:
     """A new bucket: `delta` applied to `bucket` (never mutated)."""
     result = {**bucket, "confusion": {t: dict(row) for t, row in bucket["confusion"].items()},
@@ -363,7 +370,6 @@ def apply_delta(bucket: Mapping[str, Any], delta: MetricDelta) -> dict[str, Any]
         _count(result["confusion"], (observation.true_label, observation.predicted_label), step)
         _count(result["latency"], (str(latency_bin(observation.label_latency_s)),), step)
     result["confusion"] = {t: row for t, row in result["confusion"].items() if row}
-    result["labeled"] = max(0, result["labeled"])
     return result
 
 
@@ -406,7 +412,7 @@ def make_metrics_handler(rules: FeedbackRules):
         updates: dict[str, Any] = {APPLIED_KEY: {**applied, str(event.source_partition): event.source_offset}}
         outputs = []
         expired = 0
-        for delta in event.deltas:
+        for index, delta in enumerate(event.deltas):
             key = bucket_key(delta)
             bucket = updates.get(key) or metrics.get(key)
             if bucket is None:
@@ -414,6 +420,13 @@ def make_metrics_handler(rules: FeedbackRules):
                     expired += 1
                     continue
                 bucket = empty_bucket(delta)
+            if delta.retract is not None and not holds(bucket, delta.retract):
+                # Counts that go below zero would publish impossible metrics; the join never retracts what it
+                # did not add, so this update comes from elsewhere and is refused whole.
+                raise Rejected(DeadLetterReason.SCHEMA_INVALID,
+                               f"delta {index} retracts an observation that bucket {key} does not hold",
+                               [FieldError(loc=f"deltas.{index}.retract", type="retract_not_held",
+                                           msg="no such labeled observation in the bucket")])
             updates[key] = apply_delta(bucket, delta)
             if rules.emit_tick_snapshots or delta.add is not None or delta.retract is not None:
                 outputs.append(Output(METRICS_TOPIC, snapshot(key, updates[key], event.occurred_at)))

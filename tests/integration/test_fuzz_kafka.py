@@ -93,8 +93,8 @@ def field_of(value: bytes | None, field: str) -> object:
 
 def isolated(document: dict) -> bytes:
     """The example as a valid record that does not meet the service's own state: the checked-in metric update
-    retracts an observation that the join never added in this namespace, which would make a bucket's counts
-    impossible (a handler_error; see the report), so it gets a model of its own."""
+    retracts an observation that the join never added in this namespace, which the metrics route refuses
+    (schema_invalid, retract_not_held) once the bucket exists, so it gets a model of its own."""
     if "deltas" in document:
         document = {**document, "deltas": [{**d, "model_name": "fuzz-isolated"} for d in document["deltas"]]}
     return json.dumps(document).encode()

@@ -386,6 +386,25 @@ def test_an_update_for_a_forgotten_bucket_is_skipped_not_counted_from_zero():
     assert h.skipped == ["metrics_bucket_expired"] and h.snapshots == []
 
 
+def test_an_update_retracting_an_observation_the_bucket_does_not_hold_is_refused_whole():
+    h = Harness()
+    h.send(prediction("p1"))
+    h.send(feedback("p1", "billing_dispute"))
+    before = dict(h.metrics.local)
+    held = h.updates[-1].deltas[0].add
+    foreign = LabeledObservation(true_label="cancel_service", predicted_label=held.predicted_label,
+                                 label_latency_s=held.label_latency_s)
+    good = h.updates[-1].deltas[0].model_copy(update={"add": held, "retract": held, "predictions": 0})
+    bad = good.model_copy(update={"retract": foreign})
+    update = FeedbackMetricUpdateV1(event_id="u-foreign", occurred_at=T0, prediction_event_id="p1",
+                                    source_partition=0, source_offset=99, deltas=[good, bad])
+    with pytest.raises(Rejected) as refused:
+        h.aggregate(update)
+    assert refused.value.code == "schema_invalid"
+    assert [(e.loc, e.type) for e in refused.value.field_errors] == [("deltas.1.retract", "retract_not_held")]
+    assert dict(h.metrics.local) == before  # nothing of the refused update was applied, not even delta 0
+
+
 def test_tick_only_snapshots_can_be_turned_off():
     h = Harness(FeedbackRules(task_labels=RULES.task_labels, emit_tick_snapshots=False))
     h.send(prediction("p1"))

@@ -261,7 +261,8 @@ class StreamService:
                     try:
                         await self._handle(pipeline, state, event)
                     except Exception as exc:  # noqa: BLE001
-                        fail_stop(f"{self.name}: unexpected runtime failure on {pipeline_source(event)}", exc)
+                        fail_stop(f"{self.name}: unexpected runtime failure on {pipeline_source(event)}", exc,
+                                  self.tracer_provider)
 
         app.agent(topic, name=f"{self.name}.{route.source}", concurrency=1)(agent)
 
@@ -301,7 +302,8 @@ class StreamService:
                 await self._finish(pipeline, state, event, message, outcome, now)
 
         def failed(exc: BaseException) -> None:
-            fail_stop(f"{self.name}: unexpected runtime failure in a batch of {route.source}", exc)
+            fail_stop(f"{self.name}: unexpected runtime failure in a batch of {route.source}", exc,
+                      self.tracer_provider)
 
         async def agent(stream: faust.StreamT) -> None:
             self._agents_started += 1
@@ -406,7 +408,7 @@ class StreamService:
                 await self.transactions.publish([*outcome.publications, *changelog], source, message.offset,
                                                 committed)
         except Exception as exc:  # noqa: BLE001 - the open transaction is unusable; a restart aborts it
-            fail_stop(f"{self.name}: transaction failed on {pipeline_source(event)}", exc)
+            fail_stop(f"{self.name}: transaction failed on {pipeline_source(event)}", exc, self.tracer_provider)
 
     async def _send_all(self, outcome: Outcome) -> list[asyncio.Future]:
         producer = self.app.producer
@@ -428,7 +430,7 @@ class StreamService:
             failures = [f for f in failures if f is not None]
             if failures:
                 fail_stop(f"{self.name}: publish failed for {pipeline_source(event)} after the producer's retries",
-                          failures[0])
+                          failures[0], self.tracer_provider)
                 return
             for publication in outcome.publications:
                 self.metrics.produced.labels(self.name, publication.logical_topic).inc()
@@ -509,14 +511,24 @@ class StreamService:
             self.tracer_provider.force_flush()
 
 
-def fail_stop(what: str, exc: BaseException) -> None:
+FAIL_STOP_FLUSH_MS = 2000
+
+
+def fail_stop(what: str, exc: BaseException, tracer_provider: TracerProvider | None = None) -> None:
     """Exit at once, committing nothing more, so the record is processed again after the restart.
 
     Letting faust's supervisor restart just the agent is not safe: the failed record would stay
     unacknowledged in memory while later ones are committed, or be skipped (seen in testing).
     The process manager (compose `restart:`, systemd, the demo script) restarts the service.
+    The spans queued so far are flushed first, briefly (a crash's last spans are the ones worth reading),
+    but never longer than FAIL_STOP_FLUSH_MS: an unreachable collector must not hold the exit.
     """
     log.critical("%s: %r; exiting (code 70) without committing it", what, exc, exc_info=exc)
+    if tracer_provider is not None:
+        try:
+            tracer_provider.force_flush(FAIL_STOP_FLUSH_MS)
+        except Exception:  # noqa: BLE001 - exiting regardless
+            log.exception("flushing spans before exit failed")
     logging.shutdown()
     os._exit(70)
 

@@ -121,3 +121,17 @@ async def test_a_batched_event_is_a_child_of_its_own_record_linked_to_the_fetch_
     assert [link.context.span_id for link in span.links] == [fetch.span_id]
     assert span.attributes["sluice.decision"] == "flag"
     assert harness.metric("sluice_decisions_total", decision="flag") == 1
+
+
+def test_a_fail_stop_flushes_the_spans_of_the_crash_before_exiting(monkeypatch, tmp_path):
+    from services.runtime import service as runtime_service
+
+    provider = build_tracer_provider("guardrails", "file", "", trace_file=tmp_path / "{service}.jsonl")
+    with provider.get_tracer("test").start_as_current_span("guardrails process predictions"):
+        pass
+    exits = []
+    monkeypatch.setattr(runtime_service.os, "_exit", exits.append)
+    monkeypatch.setattr(runtime_service.logging, "shutdown", lambda: None)  # pytest's own log handlers stay open
+    runtime_service.fail_stop("guardrails: unexpected runtime failure", RuntimeError("boom"), provider)
+    assert exits == [70]
+    assert [span["name"] for span in read_span_file(tmp_path / "guardrails.jsonl")] == ["guardrails process predictions"]

@@ -70,6 +70,7 @@ class TransactionalOutput:
         self._lock: asyncio.Lock | None = None
         self._ready: asyncio.Event | None = None
         self._offsets: dict[TopicPartition, int] = {}
+        self._deliveries: list[asyncio.Future] = []
         self._after_commit: list[Callable[[], None]] = []
         self._commit_task: asyncio.Task | None = None
         self._stopped = False
@@ -108,13 +109,14 @@ class TransactionalOutput:
         async with self._lock:
             for publication in publications:
                 try:
-                    await self._producer.send(publication.topic, publication.value, key=publication.key,
-                                              headers=list(publication.headers),
-                                              partition=getattr(publication, "partition", None))
+                    delivery = await self._producer.send(publication.topic, publication.value, key=publication.key,
+                                                         headers=list(publication.headers),
+                                                         partition=getattr(publication, "partition", None))
                 except UNSENDABLE:
                     raise
                 except Exception as exc:  # noqa: BLE001 - anything else breaks the transaction
                     raise TransactionBroken(f"send to {publication.topic} failed: {exc!r}") from exc
+                self._deliveries.append(delivery)
             self._offsets[source] = offset + 1
             self._after_commit.append(after_commit)
 
@@ -125,14 +127,29 @@ class TransactionalOutput:
         async with self._lock:
             if not self._after_commit:
                 return
-            offsets, callbacks = self._offsets, self._after_commit
-            self._offsets, self._after_commit = {}, []
+            offsets, callbacks, deliveries = self._offsets, self._after_commit, self._deliveries
+            self._offsets, self._after_commit, self._deliveries = {}, [], []
+            await self._confirm(deliveries)
             await self._producer.send_offsets_to_transaction(offsets, self.group_id)
             await self._producer.commit_transaction()
             self.commits += 1
             await self._producer.begin_transaction()
         for callback in callbacks:
             callback()
+
+    async def _confirm(self, deliveries: list[asyncio.Future]) -> None:
+        """Every record of the transaction is written, or the transaction must not commit.
+
+        aiokafka commits a transaction whose produce batches failed (a failed batch does not put the producer
+        in an abortable state, unlike Java's), which would commit the source offsets without the outputs.
+        The batches linger until the commit; the accumulator's pre-commit flush (the one commit_transaction
+        runs first, aiokafka 0.14) sends them now instead of after the linger."""
+        await self._producer._message_accumulator.flush_for_commit()
+        results = await asyncio.gather(*deliveries, return_exceptions=True)
+        failures = [result for result in results if isinstance(result, BaseException)]
+        if failures:
+            raise TransactionBroken(f"{len(failures)} of {len(deliveries)} records of the transaction were not "
+                                    f"written: {failures[0]!r}") from failures[0]
 
     async def _commit_periodically(self) -> None:
         while not self._stopped:

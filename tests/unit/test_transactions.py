@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 import pytest
@@ -20,11 +21,21 @@ class Pub:
     headers: tuple = ()
 
 
+class FakeAccumulator:
+    def __init__(self, log):
+        self.log = log
+
+    async def flush_for_commit(self):
+        self.log.append(("flush",))
+
+
 class FakeProducer:
     def __init__(self, **kwargs):
         self.kwargs = kwargs
         self.log: list[tuple] = []
         self.fail_next_send: Exception | None = None
+        self.fail_next_delivery: Exception | None = None
+        self._message_accumulator = FakeAccumulator(self.log)
 
     async def start(self):
         self.log.append(("start",))
@@ -37,6 +48,13 @@ class FakeProducer:
             exc, self.fail_next_send = self.fail_next_send, None
             raise exc
         self.log.append(("send", topic, value) if partition is None else ("send", topic, value, partition))
+        delivery = asyncio.get_running_loop().create_future()
+        if self.fail_next_delivery is not None:
+            exc, self.fail_next_delivery = self.fail_next_delivery, None
+            delivery.set_exception(exc)
+        else:
+            delivery.set_result(None)
+        return delivery
 
     async def send_offsets_to_transaction(self, offsets, group_id):
         self.log.append(("offsets", dict(offsets), group_id))
@@ -74,8 +92,9 @@ async def test_outputs_and_offsets_commit_together_and_records_are_acked_only_af
     log = output._producer.log
     assert log[:2] == [("start",), ("begin",)]
     assert log[2:5] == [("send", "out", b"a"), ("send", "dlq", b"b"), ("send", "out", b"c")]
-    assert log[5] == ("offsets", {tp: 43}, "ns.svc")  # the next offset to read, after the last record
-    assert log[6:] == [("commit",), ("begin",)]
+    assert log[5] == ("flush",)  # the deliveries are confirmed before anything commits
+    assert log[6] == ("offsets", {tp: 43}, "ns.svc")  # the next offset to read, after the last record
+    assert log[7:] == [("commit",), ("begin",)]
     await output.stop()
 
 
@@ -108,7 +127,8 @@ async def test_stop_commits_finished_records_before_closing(output):
     await output.publish([Pub("out", b"a")], TopicPartition("src", 0), 0, lambda: acked.append(0))
     await output.stop()
     assert acked == [0]
-    assert [entry[0] for entry in output._producer.log[-5:]] == ["offsets", "commit", "begin", "abort", "stop"]
+    assert [entry[0] for entry in output._producer.log[-6:]] == ["flush", "offsets", "commit", "begin", "abort",
+                                                                 "stop"]
 
 
 async def test_state_entries_go_to_their_changelog_partition_in_the_same_transaction(output):
@@ -133,3 +153,17 @@ async def test_a_record_arriving_after_the_final_commit_is_left_for_the_next_ins
     assert not done, "a record after the last commit must not join a transaction"
     late.cancel()
     assert not [e for e in output._producer.log if e[:2] == ("send", "out")]
+
+
+async def test_a_transaction_with_an_unwritten_record_never_commits_its_offsets(output):
+    """aiokafka would commit it: a failed produce batch does not stop commit_transaction."""
+    await output.start()
+    acked = []
+    tp = TopicPartition("src", 0)
+    await output.publish([Pub("out", b"a")], tp, 7, lambda: acked.append(7))
+    output._producer.fail_next_delivery = KafkaConnectionError("batch failed")
+    await output.publish([Pub("out", b"b")], tp, 8, lambda: acked.append(8))
+    with pytest.raises(TransactionBroken, match="1 of 2 records"):
+        await output.commit()
+    assert acked == []
+    assert not [entry for entry in output._producer.log if entry[0] in ("offsets", "commit")]

@@ -61,6 +61,8 @@ REPO = HERE.parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from infra.bench.ingestion_bench import http_status as _http_status  # noqa: E402 - after the path above
+
 KAFKA_SH = REPO / "infra" / "kafka" / "kafka.sh"
 TRITON_SH = REPO / "infra" / "triton" / "triton.sh"
 INTENDED_HEADER = "sluice-intended-send-ns"
@@ -173,22 +175,6 @@ def _clean_env(extra: dict[str, str]) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SLUICE_")}
     env.update(extra)
     return env
-
-
-async def _http_status(port: int, path: str) -> int | None:
-    try:
-        reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), 1.0)
-    except (OSError, asyncio.TimeoutError):
-        return None
-    try:
-        writer.write(f"GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n".encode())
-        await writer.drain()
-        parts = (await asyncio.wait_for(reader.readline(), 1.0)).split()
-        return int(parts[1]) if len(parts) > 1 else None
-    except (OSError, asyncio.TimeoutError, ValueError):
-        return None
-    finally:
-        writer.close()
 
 
 @dataclass

@@ -631,12 +631,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-cli", action="store_true", help="do not run docker-compose even if it is installed")
     args = parser.parse_args(argv)
 
-    problems, n_services = validate(args.file, args.schema, run_cli=not args.no_cli)
+    return report("compose", *validate(args.file, args.schema, run_cli=not args.no_cli))
+
+
+def report(label: str, problems: list[str], n_services: int) -> int:
+    """Print the problems (or OK) under `label`; the exit status for them."""
+    for problem in problems:
+        print(f"{label}: {problem}")
     if problems:
-        for problem in problems:
-            print(f"compose: {problem}")
         return 1
-    print(f"compose: OK ({n_services} services)")
+    print(f"{label}: OK ({n_services} services)")
     return 0
 
 

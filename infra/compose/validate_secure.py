@@ -156,13 +156,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--override", type=Path, default=DEFAULT_OVERRIDE, help="override (default: %(default)s)")
     parser.add_argument("--no-cli", action="store_true", help="do not run docker-compose even if it is installed")
     args = parser.parse_args(argv)
-    problems, n_services = validate(args.base, args.override, run_cli=not args.no_cli)
-    if problems:
-        for problem in problems:
-            print(f"compose (secure): {problem}")
-        return 1
-    print(f"compose (secure): OK ({n_services} services)")
-    return 0
+    return base_validator.report("compose (secure)", *validate(args.base, args.override, run_cli=not args.no_cli))
 
 
 if __name__ == "__main__":

@@ -119,6 +119,8 @@ class StreamService:
             broker_commit_interval=self.settings.commit_interval_s,
             broker_session_timeout=self.settings.session_timeout_s,
             broker_heartbeat_interval=self.settings.session_timeout_s / 5,
+            consumer_group_instance_id=(f"{self.name}.{self.settings.instance_id}"
+                                        if self.settings.static_membership else None),
             consumer_auto_offset_reset="earliest",
             web_enabled=True,
             web_host=self.http_host,
@@ -150,8 +152,9 @@ class StreamService:
             return False
 
         transactional = self.settings.delivery == "exactly_once"
-        faust_fixes.install(app.consumer, {self.physical(route.source) for route in self.routes}, is_finished,
-                            commit_offsets=not transactional)
+        sources = {self.physical(route.source) for route in self.routes}
+        faust_fixes.install(app.consumer, sources, is_finished, commit_offsets=not transactional)
+        faust_fixes.abandon_batches_at_seeks(app.consumer, sources)
         if transactional:
             faust_fixes.read_committed(app.consumer)
             self._install_transactions(app)

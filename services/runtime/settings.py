@@ -67,6 +67,14 @@ class RuntimeSettings(BaseSettings):
         "<namespace>.<service>.<instance_id>, so a restarted instance fences its crashed predecessor and aborts "
         "its open transaction at once. Give each replica of a service its own, stable value.",
     )
+    static_membership: bool = Field(
+        default=False,
+        description="Join the consumer group as a static member (KIP-345, group.instance.id "
+        "<service>.<instance_id>): a restarted instance gets its partitions back at once instead of after the "
+        "dead one's session timeout, and a graceful stop does not rebalance the group. Needs a distinct "
+        "instance_id per replica (a duplicate fences the other); a replica removed for good holds its "
+        "partitions until session_timeout_s passes.",
+    )
     trace_exporter: Literal["none", "console", "otlp", "file"] = Field(
         default="none", description="Where spans go: nowhere, stdout, an OTLP/HTTP collector (otlp_endpoint), "
         "or JSON lines in trace_file."

@@ -161,6 +161,7 @@ class PhaseResult:
     p50_before_s: float | None
     max_latency_s: float | None
     restarts: dict[str, int]
+    lost_positions: list[str] = field(default_factory=list)  # turns.raw partition@offset of each lost turn
 
     @property
     def ok(self) -> bool:
@@ -310,10 +311,13 @@ class Pipeline:
         # Dead letters are matched to bad records by their position on turns.raw (equal bytes recur across phases).
         bad_values = {id(record.value): record for record in bad}
         positions = {}
+        raw_position_of_turn: dict[str, str] = {}
         for (value, _), metadata in zip(pending, delivered):
             record = bad_values.get(id(value))
             if record is not None and metadata.topic == raw_topic:
                 positions[(metadata.partition, metadata.offset)] = record.expected
+            elif metadata.topic == raw_topic:
+                raw_position_of_turn[str(json.loads(value).get("event_id"))] = f"{metadata.partition}@{metadata.offset}"
         await producer.stop()
         fault_at, restored_in = await fault_task
         self.sent_turns.extend(generated)
@@ -354,6 +358,7 @@ class Pipeline:
             p50_before_s=statistics.median(before) if before else None,
             max_latency_s=max((lat for _, lat, _ in latencies), default=None),
             restarts=dict(Counter(self.supervisor.restarts) - restarts_before),
+            lost_positions=sorted(raw_position_of_turn.get(turn, "?") for turn in result.lost),
         )
         self.results.append(phase)
         return phase

@@ -69,7 +69,8 @@ async def pipeline(fault_broker, triton, tmp_path_factory):
 
 def assert_phase(phase, pipeline) -> None:
     logs = "\n".join(f"--- {name}\n{service.log_tail(15)}" for name, service in pipeline.services.items())
-    assert phase.ok, f"{TABLE_HEADER}\n{phase.row()}\nproblems: {phase.problems[:5]}\n{logs}"
+    assert phase.ok, (f"{TABLE_HEADER}\n{phase.row()}\nproblems: {phase.problems[:5]}\n"
+                      f"lost turns at turns.raw partition@offset: {phase.lost_positions[:40]}\n{logs}")
 
 
 @pytest.mark.parametrize("service", ["ingestion", "features", "inference", "guardrails", "feedback", "drift"])

@@ -5,7 +5,7 @@ from types import SimpleNamespace
 from aiokafka import TopicPartition
 from intervaltree import IntervalTree
 
-from services.runtime.faust_fixes import install, next_commit_offset
+from services.runtime.faust_fixes import abandon_batches_at_seeks, install, next_commit_offset
 
 
 def test_commits_the_contiguous_acked_prefix_after_the_committed_offset():
@@ -79,3 +79,60 @@ def test_faust_gaps_on_other_topics_still_count():
                                _acked_index={tp: {12}}, _gap={tp: gaps}, _committed_offset={tp: 10})
     install(consumer, {"raw"}, lambda m: True)
     assert consumer._new_offset(tp) == 13
+
+
+class SeekingConsumer:
+    """faust's consumer surface for fix 4: getmany yields one fetched batch; seeks are recorded."""
+
+    def __init__(self, batch, seek_after: int | None, committed=None):
+        self.batch, self.seek_after, self.seeks = batch, seek_after, []
+        self._committed_offset = dict(committed or {})
+
+    def assignment(self):
+        return {TopicPartition("src", 0), TopicPartition("src", 1), TopicPartition("other", 0)}
+
+    async def earliest_offsets(self, *partitions):
+        return {tp: 100 for tp in partitions}
+
+    async def getmany(self, timeout):
+        for index, item in enumerate(self.batch):
+            if index == self.seek_after:
+                await self.perform_seek()  # recovery seeking while the fetch loop is between two records
+            yield item
+
+    async def perform_seek(self):
+        self.seeks.append("committed")
+
+    async def seek(self, partition, offset):
+        self.seeks.append((partition, offset))
+
+
+async def drain(consumer) -> list:
+    return [item async for item in consumer.getmany(timeout=1.0)]
+
+
+async def test_the_rest_of_a_batch_fetched_before_a_seek_is_dropped_and_read_again_from_the_commits():
+    tp = TopicPartition("src", 0)
+    consumer = SeekingConsumer([(tp, 15), (tp, 16), (tp, 17)], seek_after=1,
+                               committed={tp: 9, TopicPartition("src", 1): 4})
+    abandon_batches_at_seeks(consumer, {"src"})
+    assert await drain(consumer) == [(tp, 15)]
+    assert consumer.seeks == ["committed", "committed"]  # recovery's seek, then the re-read of the dropped rest
+
+
+async def test_a_batch_without_a_seek_is_delivered_whole():
+    tp = TopicPartition("src", 0)
+    consumer = SeekingConsumer([(tp, 15), (tp, 16)], seek_after=None, committed={tp: 9, TopicPartition("src", 1): 4})
+    abandon_batches_at_seeks(consumer, {"src"})
+    assert await drain(consumer) == [(tp, 15), (tp, 16)]
+    await consumer.seek(tp, 3)  # a seek between batches abandons nothing
+    assert await drain(consumer) == [(tp, 15), (tp, 16)]
+    assert consumer.seeks == [(tp, 3)]
+
+
+async def test_a_seek_sends_a_guarded_partition_without_a_committed_offset_to_its_beginning():
+    """aiokafka's seek_to_committed leaves it at its fetch position, past whatever was fetched and dropped."""
+    consumer = SeekingConsumer([], seek_after=None, committed={TopicPartition("src", 0): 9})
+    abandon_batches_at_seeks(consumer, {"src"})
+    await consumer.perform_seek()
+    assert consumer.seeks == ["committed", (TopicPartition("src", 1), 100)]  # not the other topic's partition

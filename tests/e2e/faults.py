@@ -42,7 +42,7 @@ from services.runtime.topics import load_contract
 from tests.integration.conftest import Broker, ServiceProcess, Triton, free_port
 
 CONTRACT = load_contract()
-EXACTLY_ONCE = os.environ.get("SLUICE_DELIVERY", "at_least_once") == "exactly_once"
+EXACTLY_ONCE = os.environ.get("SLUICE_DELIVERY", "exactly_once") == "exactly_once"  # the services' default
 SERVICES = ("ingestion", "features", "inference", "guardrails", "feedback", "drift")
 WATCHED = ("predictions", "turns.enriched", "review.requests", "deadletter", "drift.observations",
            "examples.labeled")

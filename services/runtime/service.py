@@ -171,7 +171,8 @@ class StreamService:
             # sends one request per partition per commit instead of one per record (py-spy: socket writes were
             # ~10% of ingestion's time).
             linger_ms=max(settings.producer_linger_ms, settings.transaction_interval_ms),
-            on_failure=fail_stop, client_kwargs=aiokafka_security(settings),
+            on_failure=lambda what, exc: fail_stop(what, exc, self.tracer_provider),
+            client_kwargs=aiokafka_security(settings),
         )
         transactions = self.transactions
 
